@@ -1,0 +1,35 @@
+// Bundles the agent, the host CLI and the image builder, each into ONE file under dist/.
+// The agent bundle needs nothing from node_modules at run time except native addons,
+// which are copied beside it (dist/native/).
+import { build } from 'esbuild';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: 'linked',
+  loader: { '.proto': 'text' },
+  legalComments: 'none',
+  logLevel: 'warning',
+  // ESM output still has to require() CommonJS deps and .node addons.
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+};
+
+const entries = [
+  { in: 'agent/src/main.ts', out: 'dist/agent.js', external: ['*.node'] },
+  { in: 'agent/cli/agent-ctl.ts', out: 'dist/agent-ctl.js', external: ['*.node'] },
+  { in: 'image-builder/src/cli.ts', out: 'dist/image-builder.js', external: ['*.node'] },
+];
+
+mkdirSync('dist', { recursive: true });
+for (const e of entries) {
+  if (!existsSync(e.in)) continue;
+  await build({ ...common, entryPoints: [e.in], outfile: e.out, external: e.external });
+}
+// Native addons ship beside the bundle.
+const addons = [['agent/native/build/Release/kata_native.node', 'dist/native/kata_native.node']];
+for (const [from, to] of addons) {
+  if (existsSync(from)) { mkdirSync('dist/native', { recursive: true }); cpSync(from, to); }
+}
