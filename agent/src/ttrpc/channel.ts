@@ -1,0 +1,79 @@
+// A framed, bidirectional channel over any connected byte stream (unix, vsock, serial).
+import type { Duplex } from 'node:stream';
+import { encodeFrame, type Frame, FrameDecoder, type FrameHeader, FrameType, MAX_PAYLOAD_BYTES } from './frame';
+
+export interface ChannelEvents {
+  frame(frame: Frame): void;
+  oversize(header: FrameHeader): void;
+  closed(err?: Error): void;
+}
+
+export class Channel {
+  private readonly decoder: FrameDecoder;
+  private isClosed = false;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly socket: Duplex,
+    private readonly events: ChannelEvents,
+    readonly maxPayload = MAX_PAYLOAD_BYTES,
+  ) {
+    this.decoder = new FrameDecoder(events, maxPayload);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk);
+      } catch (err) {
+        this.destroy(err as Error);
+      }
+    });
+    socket.on('drain', () => {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    });
+    socket.on('error', (err) => this.finish(err));
+    socket.on('close', () => this.finish());
+    socket.on('end', () => socket.end());
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Bytes queued in the socket and not yet taken by the kernel. */
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  send(streamId: number, type: FrameType, flags: number, payload: Uint8Array): boolean {
+    if (this.isClosed || this.socket.destroyed) return false;
+    return this.socket.write(encodeFrame(streamId, type, flags, payload));
+  }
+
+  /** Resolves once the socket's write queue has drained (or the channel closed). */
+  drained(): Promise<void> {
+    if (this.isClosed || !this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.isClosed) this.socket.resume();
+  }
+
+  destroy(err?: Error): void {
+    this.socket.destroy();
+    this.finish(err);
+  }
+
+  private finish(err?: Error): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const w of this.drainWaiters) w();
+    this.drainWaiters = [];
+    this.events.closed(err);
+  }
+}
