@@ -34,6 +34,8 @@ export class Channel {
     socket.on('error', (err) => this.finish(err));
     socket.on('close', () => this.finish());
     socket.on('end', () => socket.end());
+    // The socket may have been paused by whoever looked at its first bytes.
+    socket.resume();
   }
 
   get closed(): boolean {

@@ -1,0 +1,55 @@
+// Wires the layers together: transport -> (ttRPC | gRPC) -> service handlers -> domain modules.
+import type { AgentConfig } from './config/config';
+import { createGrpcFace, type GrpcFace } from './grpc/face';
+import { sniffProtocol } from './grpc/sniff';
+import type { Logger } from './log/logger';
+import { agentServices, registerTtrpc } from './service/services';
+import type { TypedHandler } from './service/typed';
+import { listenAddress, type Listener } from './transport/listen';
+import { TtrpcServer } from './ttrpc/server';
+
+export interface RunningAgent {
+  readonly address: string;
+  readonly ttrpc: TtrpcServer;
+  close(): Promise<void>;
+}
+
+export interface AgentParts {
+  /** AgentService method implementations by method name; the rest answer UNIMPLEMENTED. */
+  agentImpl?: Record<string, TypedHandler>;
+}
+
+export async function startAgent(config: AgentConfig, log: Logger, parts: AgentParts = {}): Promise<RunningAgent> {
+  const services = agentServices(parts.agentImpl ?? {});
+  const ttrpc = new TtrpcServer({
+    onInternalError: (err, where) => log.error('internal error', { where, error: err }),
+  });
+  registerTtrpc(ttrpc, services);
+  const grpcFace: GrpcFace | undefined = config.grpc ? createGrpcFace(services) : undefined;
+
+  const rpcLog = log.child({ subsystem: 'rpc' });
+  const listener: Listener = await listenAddress(
+    config.serverAddr,
+    (socket, peer) => {
+      rpcLog.debug('connection', { peer });
+      socket.on('error', (err) => rpcLog.debug('connection error', { error: err }));
+      sniffProtocol(
+        socket,
+        (s) => ttrpc.serveConnection(s),
+        (s) => (grpcFace ? grpcFace.serve(s) : s.destroy()),
+      );
+    },
+    {
+      allowLocalPeers: config.allowLocalPeers,
+      onRefused: (peer, reason) => rpcLog.warn('refused connection', { peer, reason }),
+    },
+  );
+  return {
+    address: listener.address,
+    ttrpc,
+    async close() {
+      await Promise.all([listener.close(), ttrpc.close()]);
+      grpcFace?.close();
+    },
+  };
+}
