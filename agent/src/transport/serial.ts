@@ -1,6 +1,53 @@
-// ttRPC over a virtio-serial port (/dev/virtio-ports/NAME): one long-lived byte stream.
+// ttRPC over a virtio-serial port (/dev/virtio-ports/NAME) for hosts without vhost-vsock:
+// one byte stream that lives as long as the host keeps the QEMU chardev socket open. When the
+// host side goes away the port reads EOF; we then reopen it after a short pause (the port
+// polls readable while no host is connected, so waiting on poll would spin) and serve the
+// next host connection with a fresh ttRPC connection.
+import { closeSync, constants, openSync } from 'node:fs';
 import type { ConnectionHandler, Listener } from './listen';
 
-export async function serveSerialPort(path: string, text: string, _onConnection: ConnectionHandler): Promise<Listener> {
-  throw Object.assign(new Error(`listen ${text}: serial port ${path} transport is not available yet`), { code: 'ENOSYS' });
+const REOPEN_DELAY_MS = 100;
+
+export async function serveSerialPort(path: string, text: string, onConnection: ConnectionHandler): Promise<Listener> {
+  const { FdStream } = await import('../native/fd-stream');
+  let closed = false;
+  let current: InstanceType<typeof FdStream> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const open = (): void => {
+    if (closed) return;
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOCTTY);
+    } catch (err) {
+      if (current === undefined && !opened) throw new Error(`listen ${text}: open ${path}: ${(err as NodeJS.ErrnoException).code}`);
+      timer = setTimeout(open, REOPEN_DELAY_MS);
+      return;
+    }
+    let stream: InstanceType<typeof FdStream>;
+    try {
+      stream = new FdStream(fd, { allowHalfOpen: false });
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    opened = true;
+    current = stream;
+    stream.once('close', () => {
+      current = undefined;
+      if (!closed) timer = setTimeout(open, REOPEN_DELAY_MS);
+    });
+    stream.on('error', () => undefined); // 'close' follows; the next host connection gets a new stream
+    onConnection(stream, {});
+  };
+  let opened = false;
+  open();
+  return {
+    address: text,
+    close: async () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      current?.destroy();
+    },
+  };
 }
