@@ -12,6 +12,7 @@ export class Channel {
   private readonly decoder: FrameDecoder;
   private isClosed = false;
   private drainWaiters: Array<() => void> = [];
+  private corked = false;
 
   constructor(
     readonly socket: Duplex,
@@ -49,8 +50,19 @@ export class Channel {
 
   send(streamId: number, type: FrameType, flags: number, payload: Uint8Array): boolean {
     if (this.isClosed || this.socket.destroyed) return false;
+    // Frames sent in the same tick leave in one writev instead of one syscall each.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     return this.socket.write(encodeFrame(streamId, type, flags, payload));
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /** Resolves once the socket's write queue has drained (or the channel closed). */
   drained(): Promise<void> {

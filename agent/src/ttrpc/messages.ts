@@ -1,5 +1,5 @@
 // ttRPC's envelope messages: Request and Response (with google.rpc.Status).
-import { ProtoWriter, readFields, WireFormatError } from './wire';
+import { ProtoReader, ProtoWriter } from './wire';
 
 export type Metadata = Map<string, string[]>;
 
@@ -30,7 +30,7 @@ export function encodeRequest(req: {
   timeoutNano?: bigint;
   metadata?: Metadata;
 }): Buffer {
-  const w = new ProtoWriter().bytes(1, req.service).bytes(2, req.method);
+  const w = new ProtoWriter(32 + req.payload.length).bytes(1, req.service).bytes(2, req.method);
   if (req.payload.length > 0) w.bytes(3, req.payload);
   if (req.timeoutNano && req.timeoutNano > 0n) w.varint(4, req.timeoutNano);
   for (const [key, values] of req.metadata ?? []) {
@@ -41,28 +41,49 @@ export function encodeRequest(req: {
 
 export function decodeRequest(buf: Buffer): RequestMessage {
   const req: RequestMessage = { service: '', method: '', payload: EMPTY, timeoutNano: 0n, metadata: new Map() };
-  for (const f of readFields(buf)) {
-    if (f.field === 1 && f.bytes) req.service = f.bytes.toString('utf8');
-    else if (f.field === 2 && f.bytes) req.method = f.bytes.toString('utf8');
-    else if (f.field === 3 && f.bytes) req.payload = f.bytes;
-    else if (f.field === 4 && f.varint !== undefined) req.timeoutNano = BigInt.asIntN(64, f.varint);
-    else if (f.field === 5 && f.bytes) {
-      let key = '';
-      let value = '';
-      for (const kv of readFields(f.bytes)) {
-        if (kv.field === 1 && kv.bytes) key = kv.bytes.toString('utf8');
-        else if (kv.field === 2 && kv.bytes) value = kv.bytes.toString('utf8');
+  const r = new ProtoReader(buf);
+  while (r.next()) {
+    switch (r.field) {
+      case 1:
+        r.expect(2, 'service');
+        req.service = r.bytes().toString('utf8');
+        break;
+      case 2:
+        r.expect(2, 'method');
+        req.method = r.bytes().toString('utf8');
+        break;
+      case 3:
+        r.expect(2, 'payload');
+        req.payload = r.bytes();
+        break;
+      case 4:
+        r.expect(0, 'timeout_nano');
+        req.timeoutNano = BigInt.asIntN(64, r.varint64());
+        break;
+      case 5: {
+        r.expect(2, 'metadata');
+        const kv = new ProtoReader(r.bytes());
+        let key = '';
+        let value = '';
+        while (kv.next()) {
+          if (kv.field === 1 && kv.wireType === 2) key = kv.bytes().toString('utf8');
+          else if (kv.field === 2 && kv.wireType === 2) value = kv.bytes().toString('utf8');
+          else kv.skip();
+        }
+        const list = req.metadata.get(key);
+        if (list) list.push(value);
+        else req.metadata.set(key, [value]);
+        break;
       }
-      const list = req.metadata.get(key);
-      if (list) list.push(value);
-      else req.metadata.set(key, [value]);
-    } else if (f.field <= 5) throw new WireFormatError(`request field ${f.field} has the wrong wire type`);
+      default:
+        r.skip();
+    }
   }
   return req;
 }
 
 export function encodeResponse(res: { status?: StatusMessage; payload?: Uint8Array }): Buffer {
-  const w = new ProtoWriter();
+  const w = new ProtoWriter(16 + (res.payload?.length ?? 0) + (res.status?.message.length ?? 0) * 3);
   if (res.status && res.status.code !== 0) {
     const s = new ProtoWriter().varint(1, res.status.code);
     if (res.status.message) s.bytes(2, res.status.message);
@@ -74,15 +95,19 @@ export function encodeResponse(res: { status?: StatusMessage; payload?: Uint8Arr
 
 export function decodeResponse(buf: Buffer): ResponseMessage {
   const res: ResponseMessage = { payload: EMPTY };
-  for (const f of readFields(buf)) {
-    if (f.field === 1 && f.bytes) {
+  const r = new ProtoReader(buf);
+  while (r.next()) {
+    if (r.field === 1 && r.wireType === 2) {
       const status: StatusMessage = { code: 0, message: '' };
-      for (const s of readFields(f.bytes)) {
-        if (s.field === 1 && s.varint !== undefined) status.code = Number(BigInt.asIntN(32, s.varint));
-        else if (s.field === 2 && s.bytes) status.message = s.bytes.toString('utf8');
+      const s = new ProtoReader(r.bytes());
+      while (s.next()) {
+        if (s.field === 1 && s.wireType === 0) status.code = s.uint32() | 0;
+        else if (s.field === 2 && s.wireType === 2) status.message = s.bytes().toString('utf8');
+        else s.skip();
       }
       res.status = status;
-    } else if (f.field === 2 && f.bytes) res.payload = f.bytes;
+    } else if (r.field === 2 && r.wireType === 2) res.payload = r.bytes();
+    else r.skip();
   }
   return res;
 }

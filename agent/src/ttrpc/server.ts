@@ -25,9 +25,24 @@ export interface ServerOptions {
 }
 
 interface ActiveCall {
-  abort: AbortController;
+  // Made only when a handler looks at ctx.signal: most calls never do.
+  abort?: AbortController;
+  abortReason?: RpcError;
   timer?: NodeJS.Timeout;
   inbound?: MessageQueue;
+}
+
+function abortCall(call: ActiveCall, reason: RpcError): void {
+  call.abortReason = reason;
+  call.abort?.abort(reason);
+}
+
+function signalOf(call: ActiveCall): AbortSignal {
+  if (!call.abort) {
+    call.abort = new AbortController();
+    if (call.abortReason) call.abort.abort(call.abortReason);
+  }
+  return call.abort.signal;
 }
 
 const MAX_TIMER_MS = 0x7fffffff;
@@ -179,13 +194,15 @@ class ServerConnection {
       return;
     }
     const id = frame.streamId;
-    const call: ActiveCall = { abort: new AbortController() };
+    const call: ActiveCall = {};
     this.calls.set(id, call);
     const ctx: CallContext = {
       service: req.service,
       method: req.method,
       metadata: req.metadata,
-      signal: call.abort.signal,
+      get signal() {
+        return signalOf(call);
+      },
     };
     if (req.timeoutNano > 0n) {
       const ms = Number(req.timeoutNano / 1_000_000n);
@@ -234,7 +251,7 @@ class ServerConnection {
     this.calls.delete(id);
     if (call.timer) clearTimeout(call.timer);
     call.inbound?.end(status ? new RpcError(status.code, status.message) : undefined);
-    if (status) call.abort.abort(new RpcError(status.code, status.message));
+    if (status) abortCall(call, new RpcError(status.code, status.message));
     if (payload && payload.length > this.server.options.maxMessageBytes) {
       status = { code: Code.RESOURCE_EXHAUSTED, message: `response of ${payload.length} bytes exceeds the limit` };
       payload = undefined;
@@ -275,7 +292,7 @@ class ServerConnection {
     for (const call of this.calls.values()) {
       if (call.timer) clearTimeout(call.timer);
       call.inbound?.end(gone);
-      call.abort.abort(gone);
+      abortCall(call, gone);
     }
     this.calls.clear();
     this.onGone();

@@ -2,8 +2,12 @@
 // on every call, so it is hand-written rather than going through a reflective codec.
 
 export class ProtoWriter {
-  private parts: Buffer[] = [];
-  private scratch = Buffer.allocUnsafe(10);
+  private buf: Buffer;
+  private len = 0;
+
+  constructor(sizeHint = 64) {
+    this.buf = Buffer.allocUnsafe(sizeHint);
+  }
 
   varint(field: number, value: number | bigint): this {
     this.tag(field, 0);
@@ -12,15 +16,30 @@ export class ProtoWriter {
   }
 
   bytes(field: number, value: Uint8Array | string): this {
-    const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
     this.tag(field, 2);
-    this.rawVarint(buf.length);
-    this.parts.push(Buffer.from(buf.buffer, buf.byteOffset, buf.length));
+    if (typeof value === 'string') {
+      const n = Buffer.byteLength(value);
+      this.rawVarint(n);
+      this.ensure(n);
+      this.len += this.buf.write(value, this.len, 'utf8');
+    } else {
+      this.rawVarint(value.length);
+      this.ensure(value.length);
+      this.buf.set(value, this.len);
+      this.len += value.length;
+    }
     return this;
   }
 
   finish(): Buffer {
-    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    return this.buf.subarray(0, this.len);
+  }
+
+  private ensure(extra: number): void {
+    if (this.len + extra <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + extra));
+    this.buf.copy(grown, 0, 0, this.len);
+    this.buf = grown;
   }
 
   private tag(field: number, wireType: number): void {
@@ -28,76 +47,104 @@ export class ProtoWriter {
   }
 
   private rawVarint(value: number | bigint): void {
-    let v = BigInt.asUintN(64, BigInt(value));
-    let n = 0;
-    if (typeof value === 'number' && value >= 0 && value < 0x80000000) {
+    this.ensure(10);
+    if (typeof value === 'number' && value >= 0 && value <= 0x7fffffff) {
       let x = value;
       while (x >= 0x80) {
-        this.scratch[n++] = (x & 0x7f) | 0x80;
+        this.buf[this.len++] = (x & 0x7f) | 0x80;
         x >>>= 7;
       }
-      this.scratch[n++] = x;
-    } else {
-      while (v >= 0x80n) {
-        this.scratch[n++] = Number(v & 0x7fn) | 0x80;
-        v >>= 7n;
-      }
-      this.scratch[n++] = Number(v);
+      this.buf[this.len++] = x;
+      return;
     }
-    this.parts.push(Buffer.from(this.scratch.subarray(0, n)));
+    // Negative int32/int64 values take all ten bytes (two's complement), as protobuf requires.
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v >= 0x80n) {
+      this.buf[this.len++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.len++] = Number(v);
   }
 }
 
 export class WireFormatError extends Error {}
 
-export interface WireField {
-  field: number;
-  wireType: number;
-  varint?: bigint;
-  bytes?: Buffer;
-}
+/** Reads the fields of one message in order; no allocation per field beyond subarrays. */
+export class ProtoReader {
+  private at = 0;
+  field = 0;
+  wireType = 0;
 
-// Iterates the top-level fields of a message; unknown wire types 1 and 5 are skipped,
-// groups (3, 4) and truncation are errors.
-export function* readFields(buf: Buffer): Generator<WireField> {
-  let at = 0;
-  const readVarint = (): bigint => {
+  constructor(private readonly buf: Buffer) {}
+
+  /** Advances to the next field; false at the end of the message. */
+  next(): boolean {
+    if (this.at >= this.buf.length) return false;
+    const key = this.uint32();
+    this.field = key >>> 3;
+    this.wireType = key & 7;
+    if (this.field === 0) throw new WireFormatError('field number 0');
+    return true;
+  }
+
+  /** A varint that must fit 32 bits (field keys, lengths, status codes). */
+  uint32(): number {
+    let result = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (this.at >= this.buf.length) throw new WireFormatError('truncated varint');
+      const b = this.buf[this.at++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result >>> 0;
+    }
+    // Wider values (e.g. a negative int32 sign-extended to ten bytes) keep their low 32 bits.
+    this.at -= 5;
+    return Number(BigInt.asUintN(32, this.varint64()));
+  }
+
+  varint64(): bigint {
     let result = 0n;
     let shift = 0n;
     for (;;) {
-      if (at >= buf.length) throw new WireFormatError('truncated varint');
-      const b = buf[at++]!;
+      if (this.at >= this.buf.length) throw new WireFormatError('truncated varint');
+      const b = this.buf[this.at++]!;
       result |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) return result;
       shift += 7n;
       if (shift > 63n) throw new WireFormatError('varint longer than 10 bytes');
     }
-  };
-  while (at < buf.length) {
-    const key = Number(readVarint());
-    const field = key >>> 3;
-    const wireType = key & 7;
-    if (field === 0) throw new WireFormatError('field number 0');
-    switch (wireType) {
+  }
+
+  bytes(): Buffer {
+    const len = this.uint32();
+    if (this.at + len > this.buf.length) throw new WireFormatError(`field ${this.field}: length ${len} past the end`);
+    const out = this.buf.subarray(this.at, this.at + len);
+    this.at += len;
+    return out;
+  }
+
+  /** Skips the current field's value (unknown fields are allowed). */
+  skip(): void {
+    switch (this.wireType) {
       case 0:
-        yield { field, wireType, varint: readVarint() };
-        break;
+        this.varint64();
+        return;
       case 1:
-        at += 8;
+        this.at += 8;
         break;
-      case 2: {
-        const len = Number(readVarint());
-        if (at + len > buf.length) throw new WireFormatError(`field ${field}: length ${len} past the end`);
-        yield { field, wireType, bytes: buf.subarray(at, at + len) };
-        at += len;
-        break;
-      }
+      case 2:
+        this.bytes();
+        return;
       case 5:
-        at += 4;
+        this.at += 4;
         break;
       default:
-        throw new WireFormatError(`field ${field}: unsupported wire type ${wireType}`);
+        throw new WireFormatError(`field ${this.field}: unsupported wire type ${this.wireType}`);
     }
-    if (at > buf.length) throw new WireFormatError('truncated fixed-width field');
+    if (this.at > this.buf.length) throw new WireFormatError('truncated fixed-width field');
+  }
+
+  /** Checks the current field has the wire type the schema expects. */
+  expect(wireType: number, what: string): void {
+    if (this.wireType !== wireType) throw new WireFormatError(`${what} (field ${this.field}) has wire type ${this.wireType}, expected ${wireType}`);
   }
 }
