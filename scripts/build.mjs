@@ -3,6 +3,7 @@
 // which are copied beside it (dist/native/).
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 const common = {
   bundle: true,
@@ -29,7 +30,14 @@ for (const e of entries) {
   await build({ ...common, entryPoints: [e.in], outfile: e.out, external: e.external });
 }
 // Native addons ship beside the bundle.
-const addons = [['agent/native/build/Release/kata_native.node', 'dist/native/kata_native.node']];
+// node-pty looks for its addon at ./build/Release/pty.node relative to the bundle.
+const addons = [
+  ['agent/native/build/Release/kata_native.node', 'dist/native/kata_native.node'],
+  ['node_modules/node-pty/build/Release/pty.node', 'dist/build/Release/pty.node'],
+];
 for (const [from, to] of addons) {
-  if (existsSync(from)) { mkdirSync('dist/native', { recursive: true }); cpSync(from, to); }
+  if (existsSync(from)) {
+    mkdirSync(dirname(to), { recursive: true });
+    cpSync(from, to);
+  }
 }

@@ -1,4 +1,5 @@
 // Wires the layers together: transport -> (ttRPC | gRPC) -> service handlers -> domain modules.
+import type { Duplex } from 'node:stream';
 import type { AgentConfig } from './config/config';
 import { createGrpcFace, type GrpcFace } from './grpc/face';
 import { sniffProtocol } from './grpc/sniff';
@@ -28,28 +29,33 @@ export async function startAgent(config: AgentConfig, log: Logger, parts: AgentP
   const grpcFace: GrpcFace | undefined = config.grpc ? createGrpcFace(services) : undefined;
 
   const rpcLog = log.child({ subsystem: 'rpc' });
-  const listener: Listener = await listenAddress(
-    config.serverAddr,
-    (socket, peer) => {
-      rpcLog.debug('connection', { peer });
-      socket.on('error', (err) => rpcLog.debug('connection error', { error: err }));
-      sniffProtocol(
-        socket,
-        (s) => ttrpc.serveConnection(s),
-        (s) => (grpcFace ? grpcFace.serve(s) : s.destroy()),
-      );
-    },
-    {
-      allowLocalPeers: config.allowLocalPeers,
-      onRefused: (peer, reason) => rpcLog.warn('refused connection', { peer, reason }),
-    },
-  );
-  return {
-    address: listener.address,
-    ttrpc,
-    async close() {
-      await Promise.all([listener.close(), ttrpc.close()]);
-      grpcFace?.close();
-    },
+  const listeners: Listener[] = [];
+  const addresses = config.serverAddr.split(',').map((a) => a.trim()).filter(Boolean);
+  const onConnection = (socket: Duplex, peer: object) => {
+    rpcLog.debug('connection', { peer });
+    socket.on('error', (err) => rpcLog.debug('connection error', { error: err }));
+    sniffProtocol(
+      socket,
+      (s) => ttrpc.serveConnection(s),
+      (s) => (grpcFace ? grpcFace.serve(s) : s.destroy()),
+    );
   };
+  const close = async () => {
+    await Promise.all([...listeners.map((l) => l.close()), ttrpc.close()]);
+    grpcFace?.close();
+  };
+  try {
+    for (const address of addresses) {
+      listeners.push(
+        await listenAddress(address, onConnection, {
+          allowLocalPeers: config.allowLocalPeers,
+          onRefused: (peer, reason) => rpcLog.warn('refused connection', { peer, reason }),
+        }),
+      );
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { address: addresses.join(','), ttrpc, close };
 }

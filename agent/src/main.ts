@@ -1,13 +1,19 @@
 // Entry point of the bundled agent (dist/agent.js): as PID 1 in a Kata guest, or as an
 // ordinary process (tests, or a service under another init).
 import { startAgent } from './agent';
-import { ConfigError } from './config/config';
+import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
-import { Logger } from './log/logger';
+import { serveDebugConsole, startConsoleShell } from './debug/console';
+import { consoleSink } from './init/console';
+import { guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReaper } from './init/pid1';
+import { Shutdown } from './init/shutdown';
+import { Logger, stderrSink } from './log/logger';
+import { LogVportSink, serveLogVport } from './log/vport';
 import { AGENT_VERSION } from './service/health';
 
 const USAGE = `usage: agent [options]
-  --server-addr ADDR    listen address (unix:///path, unix://@name, vsock://-1:PORT)
+  --server-addr ADDR    listen address(es), comma-separated (unix:///path, unix://@name,
+                        vsock://-1:PORT, serial:///dev/virtio-ports/NAME)
   --config-file PATH    agent config file (TOML or JSON)
   --cmdline TEXT        use TEXT instead of /proc/cmdline for agent.* keys
   --log-level LEVEL     trace, debug, info, warn, error, critical
@@ -61,28 +67,54 @@ function parseArgs(argv: string[]): Args | 'help' | 'version' {
   return { flags, cmdline };
 }
 
+async function startSideServices(config: AgentConfig, log: Logger, logVport: LogVportSink | undefined): Promise<void> {
+  const peerRules = {
+    allowLocalPeers: config.allowLocalPeers,
+    onRefused: (peer: object, reason: string) => log.warn('refused connection', { peer, reason }),
+  };
+  if (logVport) await serveLogVport(`vsock://-1:${config.logVport}`, logVport, peerRules);
+  if (config.debugConsole) startConsoleShell(log.child({ subsystem: 'debug-console' }));
+  if (config.debugConsoleVport) {
+    await serveDebugConsole(`vsock://-1:${config.debugConsoleVport}`, log.child({ subsystem: 'debug-console' }), peerRules);
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args === 'help') return void console.log(USAGE);
   if (args === 'version') return void console.log(AGENT_VERSION);
-  const { config, warnings } = loadConfig({ cmdline: args.cmdline, flags: args.flags });
-  const log = Logger.create(config.logLevel);
-  for (const w of warnings) log.warn(w.message, { from: w.source });
 
-  const isInit = process.pid === 1;
-  process.on('uncaughtException', (err) => log.critical('uncaught exception', { error: err }));
-  process.on('unhandledRejection', (err) => log.critical('unhandled rejection', { error: err }));
+  const isInit = isInitProcess();
+  // As PID 1, /proc (for the command line) and /dev (for the console) come first.
+  const bootLog = Logger.create('info', [isInit ? { write: (l) => void process.stderr.write(l) } : stderrSink]);
+  if (isInit) setupSystem(bootLog);
+  const log = Logger.create('info', [isInit ? consoleSink() : stderrSink]);
+  guardAgainstExit(log);
+  const shutdown = new Shutdown(log, isInit);
+  handleSignals(log, shutdown);
 
-  const agent = await startAgent(config, log);
-  log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit });
+  try {
+    const { config, warnings } = loadConfig({ cmdline: args.cmdline, flags: args.flags });
+    log.setLevel(config.logLevel);
+    for (const w of warnings) log.warn(w.message, { from: w.source });
+    const logVport = config.logVport ? new LogVportSink() : undefined;
+    if (logVport) log.addSink(logVport);
 
-  const stop = (signal: string) => {
-    if (isInit) return void log.warn('ignoring signal as PID 1', { signal });
-    log.info('shutting down', { signal });
-    void agent.close().finally(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+    try {
+      startReaper(log.child({ subsystem: 'reaper' }));
+    } catch (err) {
+      log.warn('orphan reaping unavailable', { error: err });
+    }
+    const agent = await startAgent(config, log);
+    shutdown.onShutdown('rpc server', () => agent.close());
+    await startSideServices(config, log, logVport);
+    log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit });
+  } catch (err) {
+    if (!isInit) throw err;
+    // PID 1 must not exit (the kernel would panic); say why on the console and power off.
+    log.critical('agent failed to start', { error: err });
+    await shutdown.run(`start failed: ${(err as Error).message}`);
+  }
 }
 
 main().catch((err: unknown) => {

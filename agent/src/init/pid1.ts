@@ -1,0 +1,50 @@
+// The duties of a guest init, done when the agent is PID 1 (and skipped when it runs under
+// another init, as in tests): early mounts, cgroup controllers, a hostname, orphan reaping,
+// signals, and never exiting on an error.
+import type { Logger } from '../log/logger';
+import { OrphanReaper, sethostname } from '../native';
+import { enableCgroupControllers, mountEarlyFilesystems } from './mounts';
+import type { Shutdown } from './shutdown';
+
+export const DEFAULT_HOSTNAME = 'localhost';
+
+export function isInitProcess(): boolean {
+  return process.pid === 1;
+}
+
+export function setupSystem(log: Logger): void {
+  mountEarlyFilesystems(log.child({ subsystem: 'init' }));
+  enableCgroupControllers(log.child({ subsystem: 'cgroups' }));
+  try {
+    sethostname(DEFAULT_HOSTNAME);
+  } catch (err) {
+    log.warn('cannot set the hostname', { error: err });
+  }
+  process.chdir('/');
+  process.env.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+}
+
+/** Reaps orphans (as PID 1, or as a subreaper otherwise) and logs each one. */
+export function startReaper(log: Logger): OrphanReaper {
+  const reaper = new OrphanReaper();
+  reaper.on('reaped', (orphan) => log.debug('reaped orphan', { ...orphan }));
+  reaper.on('error', (err) => log.error('reaper failed', { error: err }));
+  return reaper.start();
+}
+
+export function handleSignals(log: Logger, shutdown: Shutdown): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => void shutdown.run(signal));
+  }
+  process.on('SIGHUP', () => log.info('SIGHUP ignored'));
+  process.on('SIGPIPE', () => undefined);
+}
+
+/**
+ * An uncaught error is logged and the agent keeps serving: as PID 1 exiting would panic the
+ * kernel, and elsewhere one bad call must not take every container's agent down.
+ */
+export function guardAgainstExit(log: Logger): void {
+  process.on('uncaughtException', (err) => log.critical('uncaught exception', { error: err }));
+  process.on('unhandledRejection', (err) => log.critical('unhandled rejection', { error: err }));
+}

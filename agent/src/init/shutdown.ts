@@ -1,0 +1,55 @@
+// Leaving the guest: stop what runs, flush disks, then power off (as PID 1) or exit.
+import type { Logger } from '../log/logger';
+import { reboot, sync } from '../native';
+
+export type ShutdownHook = () => Promise<void>;
+
+export class Shutdown {
+  private readonly hooks: Array<{ name: string; run: ShutdownHook }> = [];
+  private started: Promise<never> | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly isInit: boolean,
+  ) {}
+
+  /** Hooks run in reverse order of registration (last started, first stopped). */
+  onShutdown(name: string, run: ShutdownHook): void {
+    this.hooks.unshift({ name, run });
+  }
+
+  /** Runs every hook (each bounded in time), syncs, then powers off or exits. Never returns. */
+  run(reason: string, hookTimeoutMs = 10_000): Promise<never> {
+    this.started ??= this.perform(reason, hookTimeoutMs);
+    return this.started;
+  }
+
+  private async perform(reason: string, hookTimeoutMs: number): Promise<never> {
+    this.log.info('shutting down', { reason });
+    for (const hook of this.hooks) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          hook.run(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${hookTimeoutMs} ms`)), hookTimeoutMs))),
+        ]);
+      } catch (err) {
+        this.log.error('shutdown step failed', { step: hook.name, error: err });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    try {
+      sync();
+    } catch (err) {
+      this.log.error('sync failed', { error: err });
+    }
+    if (this.isInit) {
+      this.log.info('powering off');
+      reboot('power-off');
+      // reboot(2) does not return on success; if it did, stay alive rather than panic the kernel.
+      return new Promise<never>(() => undefined);
+    }
+    process.exit(0);
+  }
+}
