@@ -26,6 +26,9 @@ if ((node_major < 20)); then
   exit 1
 fi
 
+# Native addons build against the installed Node's headers, never downloaded ones.
+if [[ -f /usr/include/node/node_api.h ]]; then export npm_config_nodedir=/usr; fi
+
 # 3. npm packages (exactly the lock file).
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "installing npm packages"
@@ -36,7 +39,7 @@ fi
 if [[ -f agent/native/binding.gyp ]]; then
   if [[ ! -f agent/native/build/Release/kata_native.node || -n "$(find agent/native -newer agent/native/build/Release/kata_native.node -name '*.[ch]' -o -newer agent/native/build/Release/kata_native.node -name binding.gyp | head -1)" ]]; then
     log "building the native addon"
-    npx --no-install node-gyp rebuild --directory agent/native --loglevel=error >/dev/null
+    npx --no-install node-gyp rebuild --directory agent/native --loglevel=error ${npm_config_nodedir:+--nodedir=$npm_config_nodedir} >/dev/null
   fi
 fi
 log "bundling"

@@ -1,0 +1,37 @@
+// Guest-wide calls of the addon: clock, entropy, swap, pipe size (guest_ops.c).
+import { native } from './addon';
+
+interface GuestOpsAddon {
+  setTimeOfDay(seconds: number, microseconds: number): void;
+  addEntropy(devicePath: string, data: Buffer): void;
+  swapOn(path: string, flags?: number): void;
+  swapOff(path: string): void;
+  setPipeSize(fd: number, size: number): number;
+}
+
+function addon(): GuestOpsAddon {
+  return native() as unknown as GuestOpsAddon;
+}
+
+/** settimeofday(2). */
+export function setTimeOfDay(seconds: number, microseconds = 0): void {
+  addon().setTimeOfDay(seconds, microseconds);
+}
+
+/** Credits `data` to the kernel entropy pool and reseeds the CRNG (ReseedRandomDev). */
+export function addEntropy(data: Buffer, devicePath = '/dev/random'): void {
+  addon().addEntropy(devicePath, data);
+}
+
+export function swapOn(path: string, flags = 0): void {
+  addon().swapOn(path, flags);
+}
+
+export function swapOff(path: string): void {
+  addon().swapOff(path);
+}
+
+/** F_SETPIPE_SZ; returns the size granted (the kernel rounds up to a power of two pages). */
+export function setPipeSize(fd: number, size: number): number {
+  return addon().setPipeSize(fd, size);
+}
