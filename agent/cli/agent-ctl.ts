@@ -12,7 +12,9 @@ commands:
   version                     grpc.Health/Version
   call METHOD [JSON|@FILE|-]  any method (e.g. CreateContainer, Health/Check) with a
                               proto-JSON request; prints the reply as JSON
-  methods                     list the AgentService methods`;
+  methods                     list the AgentService methods
+  logs [--follow]             read the agent's log vport (ADDR is e.g. vsock://3:1025)
+  console                     attach to the debug console vport (ADDR e.g. vsock://3:1026)`;
 
 class UsageError extends Error {}
 
@@ -44,6 +46,10 @@ export async function run(argv: string[], out: (s: string) => void = (s) => void
     for (const m of serviceMethods(AGENT_SERVICE)) out(`${m.method}\t${m.requestType.name} -> ${m.responseType.name}\n`);
     return 0;
   }
+  if (command === 'logs' || command === 'console') {
+    if (!addr) throw new UsageError('no address: give --addr');
+    return attachStream(addr, command === 'console', args.includes('--follow') || command === 'console', timeoutMs);
+  }
   let method: string;
   let request: unknown = {};
   if (command === 'check') method = 'Health/Check';
@@ -65,6 +71,36 @@ export async function run(argv: string[], out: (s: string) => void = (s) => void
   } finally {
     client.close();
   }
+}
+
+// Raw byte streams: the log vport (read only) and the debug console (both ways).
+async function attachStream(addr: string, interactive: boolean, follow: boolean, timeoutMs: number): Promise<number> {
+  const { dial } = await import('../src/transport/dial');
+  const socket = await dial(addr, { timeoutMs: Math.min(timeoutMs, 10_000) });
+  socket.pipe(process.stdout);
+  if (interactive) {
+    if (process.stdin.isTTY) process.stdin.setRawMode(true);
+    process.stdin.pipe(socket);
+  }
+  return new Promise((resolve) => {
+    // Without --follow, stop once the backlog has been read (the agent keeps the stream open).
+    let idle: NodeJS.Timeout | undefined;
+    const bump = () => {
+      if (follow) return;
+      clearTimeout(idle);
+      idle = setTimeout(() => socket.destroy(), 500);
+    };
+    socket.on('data', bump);
+    bump();
+    socket.on('close', () => {
+      clearTimeout(idle);
+      if (interactive && process.stdin.isTTY) process.stdin.setRawMode(false);
+      process.stdin.unpipe(socket);
+      process.stdin.pause();
+      resolve(0);
+    });
+    socket.on('error', () => undefined);
+  });
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('agent-ctl.js');
