@@ -1,0 +1,25 @@
+{
+  "targets": [
+    {
+      "target_name": "kata_native",
+      "sources": [
+        "src/addon.c",
+        "src/napi_helpers.c",
+        "src/poll_watch.c",
+        "src/fd_io.c",
+        "src/vsock.c",
+        "src/fd_passing.c",
+        "src/process_exit.c",
+        "src/orphan_reaper.c",
+        "src/mount.c",
+        "src/namespaces.c",
+        "src/system.c",
+        "src/terminal.c",
+        "src/netlink.c",
+        "src/guest_ops.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,100 @@
+// Loads kata_native.node, the C addon in agent/native/, and describes its raw interface.
+// The rest of this folder wraps it in typed, Node-shaped functions; use those, not this.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+declare const pollWatchBrand: unique symbol;
+/** An opaque uv_poll handle owned by the addon. */
+export type PollWatchHandle = { readonly [pollWatchBrand]: true };
+
+/** Exit as the kernel reports it: `code` for exit(), `signal` (a number) for death by signal. */
+export interface RawExitStatus {
+  pid: number;
+  code?: number;
+  signal?: number;
+}
+
+export interface NativeAddon {
+  readonly POLL_READABLE: number;
+  readonly POLL_WRITABLE: number;
+  pollOpen(fd: number, onEvents: (status: number, events: number) => void): PollWatchHandle;
+  pollStart(watch: PollWatchHandle, events: number): void;
+  pollRef(watch: PollWatchHandle, keepAlive: boolean): void;
+  pollClose(watch: PollWatchHandle): void;
+
+  readFd(fd: number, maxBytes: number): Buffer | null | undefined;
+  writeFd(fd: number, data: Buffer, offset: number): number;
+  shutdownWrite(fd: number): void;
+  closeFd(fd: number): void;
+  setNonBlocking(fd: number): void;
+
+  vsockListen(cid: number, port: number, backlog: number): number;
+  vsockAccept(fd: number): { fd: number; cid: number; port: number } | null;
+  vsockConnect(cid: number, port: number): { fd: number; pending: boolean };
+  vsockConnectResult(fd: number, cid: number, port: number): void;
+  vsockLocalCid(): number;
+
+  unixListen(path: string, backlog: number): number;
+  unixAccept(fd: number): number | null;
+  receiveFd(fd: number): number | null;
+
+  pidfdOpen(pid: number): number;
+  pidfdWaitExit(pidfd: number, pid: number): RawExitStatus | null;
+  reapOrphans(ownedPids: number[]): RawExitStatus[];
+  libuvChildPids(): number[];
+  setChildSubreaper(on: boolean): void;
+  isChildSubreaper(): boolean;
+
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  setns(fd: number, nstype: number): void;
+  unshare(flags: number): void;
+  sethostname(name: string): void;
+  reboot(cmd: number): void;
+  sync(): void;
+  setWindowSize(fd: number, rows: number, cols: number): void;
+  getWindowSize(fd: number): { rows: number; cols: number };
+
+  /** Every constant the C side defines (MS_*, MNT_*, CLONE_NEW*, RB_*, VMADDR_CID_*). */
+  readonly [constant: string]: unknown;
+}
+
+const ADDON_FILE = 'kata_native.node';
+
+/** Where the addon may be, in order: an explicit override, beside the bundle, the source tree. */
+export function addonCandidates(): string[] {
+  const candidates: string[] = [];
+  const override = process.env.KATA_NATIVE_ADDON;
+  if (override) candidates.push(override);
+  // dist/agent.js -> dist/native/kata_native.node (scripts/build.mjs copies it there).
+  candidates.push(fileURLToPath(new URL(`./native/${ADDON_FILE}`, import.meta.url)));
+  // agent/src/native/addon.ts -> agent/native/build/Release/kata_native.node (node-gyp output).
+  candidates.push(fileURLToPath(new URL(`../../native/build/Release/${ADDON_FILE}`, import.meta.url)));
+  return candidates;
+}
+
+let loaded: NativeAddon | undefined;
+
+/** The addon, loaded on first use so that importing agent modules never needs it. */
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const candidates = addonCandidates();
+  const path = candidates.find((p) => existsSync(p));
+  if (path === undefined) {
+    throw Object.assign(
+      new Error(
+        `load native addon ${ADDON_FILE}: not found; tried ${candidates.join(', ')} ` +
+          '(build it: npx node-gyp rebuild --directory agent/native)',
+      ),
+      { code: 'ERR_NATIVE_ADDON_MISSING' },
+    );
+  }
+  const requireAddon = createRequire(import.meta.url);
+  try {
+    loaded = requireAddon(path) as NativeAddon;
+  } catch (err) {
+    throw new Error(`load native addon ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return loaded;
+}

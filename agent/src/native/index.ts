@@ -1,0 +1,17 @@
+// The agent's typed face over kata_native (agent/native/): Linux calls Node lacks.
+export { addonCandidates, native } from './addon';
+export * from './constants';
+export { receiveFd } from './console-socket';
+export type { ExitStatus } from './exit-status';
+export { FdStream, type FdStreamOptions } from './fd-stream';
+export { FdWatch, type FdReadiness } from './fd-watch';
+export { mount, umount } from './mount';
+export { setns, sethostname, unshare } from './namespaces';
+export { OrphanReaper, isChildSubreaper, isPid1, setChildSubreaper, type ReapedOrphan } from './orphan-reaper';
+export { claimPid, releasePid } from './owned-pids';
+export { waitForProcessExit } from './process-exit';
+export { reboot, sync, type RebootCommand } from './system';
+export { getWindowSize, setWindowSize, type WindowSize } from './terminal';
+export { VsockServer, VsockSocket, connectVsock, vsockLocalCid, type ConnectVsockOptions, type VsockAddress } from './vsock';
+export { addEntropy, setPipeSize, setTimeOfDay, swapOff, swapOn } from './guest-ops';
+export { NETLINK_ROUTE, NetlinkSocket } from './netlink';
