@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger';
+import { claimPid, releasePid } from '../native';
 import { listenAddress, type Listener, type ListenOptions } from '../transport/listen';
 
 export const SHELL_CANDIDATES = ['/bin/bash', '/bin/sh', '/usr/bin/sh', '/bin/busybox'];
@@ -60,9 +61,14 @@ export async function serveDebugConsole(address: string, log: Logger, opts: List
         return;
       }
       const term = pty.spawn(shell[0]!, shell.slice(1), { name: 'vt100', cols: 80, rows: 24, cwd: '/', env: SHELL_ENV });
+      // node-pty waits for its child on its own thread: keep the orphan reaper off this pid.
+      claimPid(term.pid);
       log.info('debug console session', { peer, pid: term.pid });
       term.onData((data) => socket.write(data));
-      term.onExit(() => socket.end());
+      term.onExit(() => {
+        releasePid(term.pid);
+        socket.end();
+      });
       socket.on('data', (chunk: Buffer) => term.write(chunk));
       socket.on('error', () => undefined);
       socket.on('close', () => {
