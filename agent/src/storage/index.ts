@@ -1,0 +1,6 @@
+// The storage layer: mounting what the runtime's Storage messages describe, shared by mount point.
+export { StorageManager, type StorageManagerConfig } from './manager';
+export type { CheckedStorage, DriverContext, StorageDriver, StorageHandle } from './driver';
+export type { StorageManagerApi, StorageManagerOptions, StorageSpec } from './types';
+export { defaultDrivers } from './drivers';
+export { parseMountOptions, type MountOptions } from './mount-options';
