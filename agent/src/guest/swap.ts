@@ -1,0 +1,140 @@
+// AddSwap / AddSwapPath: swapon(2) on a swap area. Kata's runtime formats the swap disk on the
+// host (mkswap) before hot-plugging it, so an area that already carries a swap signature is
+// used as it is; one without is formatted here first (our own header writer rather than a
+// mkswap binary, so that the image needs no util-linux for it).
+//
+// Layout (linux/swap.h, union swap_header), in the kernel's byte order (little-endian on every
+// architecture Kata guests run): 1024 boot bytes, then u32 version = 1, u32 last_page,
+// u32 nr_badpages = 0, 16-byte UUID, 16-byte label; "SWAPSPACE2" ends the first page.
+import { randomUUID } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats, writeSync } from 'node:fs';
+import { swapOn } from '../native/guest-ops';
+import { Code, RpcError } from '../ttrpc/status';
+
+const SWAP_MAGIC = 'SWAPSPACE2';
+// The kernel refuses swap areas of fewer than 10 pages.
+const MIN_PAGES = 10;
+
+let cachedPageSize: number | undefined;
+
+/** The kernel's page size, from the first mapping in /proc/self/smaps (4096 if unreadable). */
+export function kernelPageSize(): number {
+  if (cachedPageSize !== undefined) return cachedPageSize;
+  let size = 4096;
+  try {
+    const fd = openSync('/proc/self/smaps', 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      const n = readSync(fd, buf, 0, buf.length, null);
+      const m = /KernelPageSize:\s+(\d+) kB/.exec(buf.subarray(0, n).toString('latin1'));
+      if (m) size = Number(m[1]) * 1024;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // keep 4096
+  }
+  cachedPageSize = size;
+  return size;
+}
+
+export interface SwapHeader {
+  uuid: string;
+  pages: number;
+}
+
+/** Formats the swap area on a file or block device of `sizeBytes` (default: its current size). */
+export function writeSwapHeader(target: string, opts: { pageSize?: number; sizeBytes?: number; uuid?: string } = {}): SwapHeader {
+  const pageSize = opts.pageSize ?? kernelPageSize();
+  const fd = openSync(target, 'r+');
+  try {
+    const st = fstatSync(fd);
+    const size = opts.sizeBytes ?? (st.isBlockDevice() ? blockDeviceSize(target) : st.size);
+    const pages = Math.floor(size / pageSize);
+    if (pages < MIN_PAGES) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `mkswap ${target}: ${size} bytes is smaller than ${MIN_PAGES} pages of ${pageSize} bytes`);
+    }
+    const uuid = opts.uuid ?? randomUUID();
+    const page = Buffer.alloc(pageSize);
+    page.writeUInt32LE(1, 1024); // version
+    page.writeUInt32LE(pages - 1, 1028); // last_page
+    page.writeUInt32LE(0, 1032); // nr_badpages
+    Buffer.from(uuid.replace(/-/g, ''), 'hex').copy(page, 1036);
+    page.write(SWAP_MAGIC, pageSize - SWAP_MAGIC.length, 'latin1');
+    writeSync(fd, page, 0, page.length, 0);
+    return { uuid, pages };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** True when the first page already ends in the "SWAPSPACE2" signature. */
+export function hasSwapSignature(target: string, pageSize = kernelPageSize()): boolean {
+  const fd = openSync(target, 'r');
+  try {
+    const magic = Buffer.alloc(SWAP_MAGIC.length);
+    const n = readSync(fd, magic, 0, magic.length, pageSize - SWAP_MAGIC.length);
+    return n === magic.length && magic.toString('latin1') === SWAP_MAGIC;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Formats `target` unless it already is a swap area; says which. */
+export function prepareSwapArea(target: string): { formatted: boolean; uuid?: string; pages?: number } {
+  if (hasSwapSignature(target)) return { formatted: false };
+  return { formatted: true, ...writeSwapHeader(target) };
+}
+
+/** Size of a block device from sysfs (/sys/class/block/<name>/size, in 512-byte sectors). */
+function blockDeviceSize(devPath: string): number {
+  const name = devPath.slice(devPath.lastIndexOf('/') + 1);
+  const sectors = Number(readFileSync(`/sys/class/block/${name}/size`, 'utf8').trim());
+  return sectors * 512;
+}
+
+/** AddSwapPath: a regular file of at least 10 pages, formatted and enabled. */
+export function addSwapFile(filePath: unknown): ReturnType<typeof prepareSwapArea> {
+  if (typeof filePath !== 'string' || !filePath.startsWith('/')) {
+    throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: path "${String(filePath)}" is not absolute`);
+  }
+  let st: Stats;
+  try {
+    st = fstatOf(filePath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RpcError(code === 'ENOENT' ? Code.NOT_FOUND : Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath}: ${code ?? (err as Error).message}`);
+  }
+  if (!st.isFile()) throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath} is not a regular file`);
+  const prepared = prepareSwapArea(filePath);
+  swapOn(filePath);
+  return prepared;
+}
+
+function fstatOf(p: string): Stats {
+  const fd = openSync(p, 'r');
+  try {
+    return fstatSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Finds the block device of a swap disk the runtime hot-plugged (Kata: PCI path of slots). */
+export type SwapDeviceResolver = (pciPath: readonly number[], signal?: AbortSignal) => Promise<string>;
+
+/** AddSwap: the disk at a PCI path, formatted and enabled. */
+export async function addSwapDevice(
+  pciPath: readonly number[],
+  resolve: SwapDeviceResolver,
+  signal?: AbortSignal,
+): Promise<{ device: string } & ReturnType<typeof prepareSwapArea>> {
+  if (!Array.isArray(pciPath) || pciPath.length === 0) throw new RpcError(Code.INVALID_ARGUMENT, 'AddSwap: empty PCI path');
+  for (const slot of pciPath) {
+    if (!Number.isInteger(slot) || slot < 0 || slot > 0x1f) throw new RpcError(Code.INVALID_ARGUMENT, `AddSwap: PCI path element ${slot} is not a slot number (0-31)`);
+  }
+  const device = await resolve(pciPath, signal);
+  const prepared = prepareSwapArea(device);
+  swapOn(device);
+  return { device, ...prepared };
+}

@@ -1,0 +1,32 @@
+// GetVolumeStats: statfs of a volume's guest path, as CSI VolumeUsage entries (bytes, inodes),
+// with df's arithmetic: used = total - free, available = what unprivileged users may still use.
+import { statfsSync } from 'node:fs';
+import { Code, RpcError } from '../ttrpc/status';
+
+export interface VolumeUsage {
+  available: string;
+  total: string;
+  used: string;
+  unit: 'BYTES' | 'INODES';
+}
+
+export function volumeStats(guestPath: unknown): { usage: VolumeUsage[]; volume_condition: { abnormal: boolean; message: string } } {
+  if (typeof guestPath !== 'string' || !guestPath.startsWith('/')) {
+    throw new RpcError(Code.INVALID_ARGUMENT, `GetVolumeStats: volume path "${String(guestPath)}" is not absolute`);
+  }
+  let s;
+  try {
+    s = statfsSync(guestPath, { bigint: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RpcError(code === 'ENOENT' ? Code.NOT_FOUND : Code.INTERNAL, `GetVolumeStats: statfs ${guestPath}: ${code ?? (err as Error).message}`);
+  }
+  const total = s.blocks * s.bsize;
+  return {
+    usage: [
+      { unit: 'BYTES', total: total.toString(), available: (s.bavail * s.bsize).toString(), used: ((s.blocks - s.bfree) * s.bsize).toString() },
+      { unit: 'INODES', total: s.files.toString(), available: s.ffree.toString(), used: (s.files - s.ffree).toString() },
+    ],
+    volume_condition: { abnormal: false, message: '' },
+  };
+}

@@ -1,0 +1,88 @@
+// UpdateEphemeralMounts and RemoveStaleVirtiofsShareMounts doing real mounts, and the CPU
+// hotplug wait woken by a real kernel uevent, as root, each scenario in a child process inside
+// its own private mount and network namespaces (`unshare -m -n --propagation private`): the
+// host's mounts and network devices are never touched.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code } from '../../agent/src/ttrpc/status';
+
+const REPO = path.resolve(__dirname, '../..');
+const ADDON = path.join(REPO, 'agent/native/build/Release/kata_native.node');
+const isRoot = process.getuid?.() === 0;
+const run = promisify(execFile);
+let work: string;
+let runner: string;
+
+async function scenario(name: string): Promise<any> {
+  const dir = mkdtempSync(path.join(work, `${name}-`));
+  const { stdout, stderr } = await run('unshare', ['-m', '-n', '--propagation', 'private', process.execPath, runner, name, dir], {
+    env: { ...process.env, KATA_NATIVE_ADDON: ADDON },
+    timeout: 30_000,
+  });
+  const parsed = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { result?: unknown; error?: unknown };
+  if (parsed.error) throw new Error(`scenario ${name}: ${JSON.stringify(parsed.error)}\n${stderr}`);
+  return parsed.result;
+}
+
+describe.skipIf(!isRoot)('guest services in private mount and network namespaces', () => {
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'guest-ns-'));
+    runner = path.join(work, 'guest-ns-runner.mjs');
+    await build({
+      entryPoints: [path.join(__dirname, 'guest-ns-runner.ts')],
+      outfile: runner,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      logLevel: 'warning',
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
+  });
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('UpdateEphemeralMounts remounts a tmpfs with the new size and keeps its files; a bad list changes nothing', async () => {
+    const r = await scenario('ephemeral-resize');
+    expect(r.before).toContain('size=1024k');
+    expect(r.mixed).toMatchObject({ code: Code.FAILED_PRECONDITION, message: expect.stringContaining('is not a tmpfs mount') });
+    expect(r.notEphemeral).toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('"local"') });
+    expect(r.afterFailures).toContain('size=1024k');
+    expect(r.after).toContain('size=4096k');
+    expect(r.fileKept).toBe('data');
+  });
+
+  it('RemoveStaleVirtiofsShareMounts unmounts only share mounts whose source is gone', async () => {
+    const r = await scenario('stale-share');
+    expect(r.rootBefore).toMatch(/\/\/deleted$/);
+    expect(r.removed).toHaveLength(1);
+    expect(r.removed[0]).toMatch(/shared\/containers\/c1\/etc-config$/);
+    expect(r.goneMounted).toBe(false);
+    expect(r.liveMounted).toBe(true);
+    expect(r.outsideMounted).toBe(true); // stale, but not under the share: not ours to touch
+    expect(r.again).toEqual([]);
+  });
+
+  it('a kernel uevent wakes a sysfs wait that no directory watch covers (the real /sys path)', async () => {
+    const r = await scenario('uevent-wakes-sysfs-wait');
+    expect(r.result).toBe('seen');
+    expect(r.ms).toBeLessThan(5_000); // woken by the uevent, long before the 10 s deadline
+  });
+
+  it('without the uevent listener the same wait only ends at its deadline', async () => {
+    const r = await scenario('no-uevent-waits-for-deadline');
+    expect(r.result).toBe('seen');
+    expect(r.waitedMs).toBeGreaterThanOrEqual(200);
+  });
+
+  it('OnlineCPUMem works with the uevent listener on and closes it', async () => {
+    const r = await scenario('online-cpus-with-uevents');
+    expect(r).toEqual({ online: 2, cpu1: '1' });
+  });
+});
