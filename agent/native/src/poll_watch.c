@@ -50,9 +50,13 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-// A watch dropped by JS without pollClose() still releases its handle.
+// A watch dropped by JS without pollClose() still releases its handle. This also runs while
+// Node tears the environment down at exit, after which on_handle_closed may no longer call
+// into N-API: so the JS references go here, while the env is still valid.
 static void finalize_watch(napi_env env, void *data, void *hint) {
   poll_watch *w = (poll_watch *)data;
+  if (w->callback != NULL) { napi_delete_reference(env, w->callback); w->callback = NULL; }
+  if (w->async_ctx != NULL) { napi_async_destroy(env, w->async_ctx); w->async_ctx = NULL; }
   close_watch(w);
   drop_owner(w);
 }
