@@ -15,7 +15,8 @@ function int64(name: string, value: unknown): number {
 export function checkDateTime(sec: unknown, usec: unknown): { seconds: number; microseconds: number } {
   const seconds = int64('Sec', sec);
   const microseconds = int64('Usec', usec);
-  if (seconds < 0 || seconds > MAX_SECONDS) throw new RpcError(Code.INVALID_ARGUMENT, `SetGuestDateTime: Sec ${seconds} is outside 0..${MAX_SECONDS}`);
+  // Sec 0 is what an empty request decodes to: never move the clock back to 1970 by accident.
+  if (seconds <= 0 || seconds > MAX_SECONDS) throw new RpcError(Code.INVALID_ARGUMENT, `SetGuestDateTime: Sec ${seconds} is outside 1..${MAX_SECONDS}`);
   if (microseconds < 0 || microseconds > 999_999) throw new RpcError(Code.INVALID_ARGUMENT, `SetGuestDateTime: Usec ${microseconds} is outside 0..999999`);
   return { seconds, microseconds };
 }
