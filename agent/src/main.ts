@@ -9,6 +9,7 @@ import { guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReape
 import { Shutdown } from './init/shutdown';
 import { Logger, stderrSink } from './log/logger';
 import { LogVportSink, serveLogVport } from './log/vport';
+import { buildAgentImpl } from './service/agent-impl';
 import { AGENT_VERSION } from './service/health';
 
 const USAGE = `usage: agent [options]
@@ -105,7 +106,14 @@ async function main(): Promise<void> {
     } catch (err) {
       log.warn('orphan reaping unavailable', { error: err });
     }
-    const agent = await startAgent(config, log);
+    const impl = buildAgentImpl({
+      config,
+      log,
+      // As the guest's init, a destroyed sandbox means the VM's work is done.
+      onSandboxDestroyed: isInit ? () => void shutdown.run('DestroySandbox') : undefined,
+    });
+    shutdown.onShutdown('containers and storages', () => impl.teardown());
+    const agent = await startAgent(config, log, { agentImpl: impl.handlers });
     shutdown.onShutdown('rpc server', () => agent.close());
     await startSideServices(config, log, logVport);
     log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit });

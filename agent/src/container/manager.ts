@@ -1,0 +1,352 @@
+// Every container of the pod and what the Kata API does with them. State is per container;
+// the only shared structure is the id -> container map, never held across an await.
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log/logger';
+import { setWindowSize } from '../native/terminal';
+import { containerStateDir, sharedRootfs } from '../paths';
+import { schemaRoot } from '../proto/schema';
+import type { Sandbox } from '../sandbox/sandbox';
+import type { StorageManagerApi, StorageSpec } from '../storage/types';
+import { Code, RpcError } from '../ttrpc/status';
+import { Container } from './container';
+import { launchExec, launchInit } from './launch';
+import { messageToOciJson, type OciJson, resourcesToOciJson, specToOciJson, stringifyOciJson } from './oci-json';
+import type { OomEvents } from './oom-events';
+import type { ContainerProcess } from './process';
+import { ociDelete } from './runtime/delete';
+import { ociKill } from './runtime/kill';
+import type { OciRuntime } from './runtime/oci-runtime';
+import { ociPause, ociResume } from './runtime/pause';
+import { ociStart } from './runtime/start';
+import { ociUpdate } from './runtime/update';
+import { effectiveSignal, SIGKILL } from './signal';
+import { clampRlimits, rlimitCeilings } from './rlimits';
+import { rewriteSpec } from './spec-rewrite';
+import { cgroupStats, networkStats } from './stats';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Largest ReadStdout/ReadStderr reply: well under ttRPC's 4 MiB message limit. */
+export const MAX_READ = 2 * 1024 * 1024;
+
+export interface ContainerManagerOptions {
+  runtime: OciRuntime;
+  storage: StorageManagerApi;
+  log: Logger;
+  /** The pod, once CreateSandbox has run. */
+  sandbox: () => Sandbox | undefined;
+  /** How long crun may take to hand over a terminal (agent.launch_process_timeout). */
+  launchTimeoutMs: number;
+  /** Where the cgroup v2 tree is mounted (stats, OOM events). */
+  cgroupRoot: string;
+  oom: OomEvents;
+  /** Apply the spec's seccomp profile (default true); see SpecRewriteContext.applySeccomp. */
+  guestSeccomp?: boolean;
+}
+
+function notFound(what: string): RpcError {
+  return new RpcError(Code.NOT_FOUND, what);
+}
+
+export class ContainerManager {
+  readonly containers = new Map<string, Container>();
+  /** Ids whose CreateContainer is in progress. */
+  readonly #creating = new Set<string>();
+  readonly #log: Logger;
+  readonly #rlimitCeilings: Map<string, bigint> | undefined;
+
+  constructor(private readonly o: ContainerManagerOptions) {
+    this.#log = o.log.child({ subsystem: 'container' });
+    this.#rlimitCeilings = rlimitCeilings();
+  }
+
+  #clampRlimits(processJson: OciJson | undefined, what: string): void {
+    const changed = clampRlimits(processJson, this.#rlimitCeilings);
+    if (changed.length > 0) this.#log.warn('rlimits lowered to what the agent may grant (no CAP_SYS_RESOURCE)', { what, rlimits: changed });
+  }
+
+  get(id: string): Container {
+    const c = this.containers.get(id);
+    if (!c || c.removed) throw notFound(`container ${id} not found`);
+    return c;
+  }
+
+  process(id: string, execId: string): { container: Container; proc: ContainerProcess } {
+    const container = this.get(id);
+    const proc = container.process(execId);
+    if (!proc) throw notFound(`process ${execId} of container ${id} not found`);
+    return { container, proc };
+  }
+
+  async create(req: Obj): Promise<void> {
+    const id: string = req.container_id;
+    if (this.containers.has(id) || this.#creating.has(id)) throw new RpcError(Code.ALREADY_EXISTS, `container ${id} already exists`);
+    const sandbox = this.o.sandbox();
+    if (!sandbox) throw new RpcError(Code.FAILED_PRECONDITION, `create container ${id}: no sandbox (CreateSandbox first)`);
+    if (!req.OCI) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: the request has no OCI spec`);
+    this.#creating.add(id);
+    try {
+      await this.#create(id, req, sandbox);
+    } finally {
+      this.#creating.delete(id);
+    }
+  }
+
+  async #create(id: string, req: Obj, sandbox: Sandbox): Promise<void> {
+    let spec: OciJson;
+    try {
+      spec = specToOciJson(req.OCI);
+    } catch (err) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: ${(err as Error).message}`);
+    }
+    if (!spec.process?.args?.length) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: process.args is empty`);
+    const rootfs: string = spec.root?.path || sharedRootfs(id);
+    if (!path.isAbsolute(rootfs)) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: root.path ${rootfs} is not absolute`);
+    const sharePid = Boolean(req.sandbox_pidns);
+    const stateDir = containerStateDir(id);
+    let storagesTaken = false;
+    try {
+      const storages = (req.storages ?? []) as StorageSpec[];
+      if (storages.length > 0) {
+        storagesTaken = true;
+        await this.o.storage.add(id, storages);
+      }
+      const rootStat = await stat(rootfs).catch(() => undefined);
+      if (!rootStat?.isDirectory()) throw notFound(`create container ${id}: rootfs ${rootfs} does not exist`);
+      const namespaces = sandbox.namespacesFor(sharePid);
+      const guestSpec = rewriteSpec(spec, {
+        containerId: id,
+        rootfs,
+        namespaces,
+        sandboxShm: sandbox.shm,
+        resolvConf: sandbox.resolvConf,
+        applySeccomp: this.o.guestSeccomp !== false,
+      });
+      this.#clampRlimits(guestSpec.process, `container ${id}`);
+      await rm(stateDir, { recursive: true, force: true });
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      await writeFile(`${stateDir}/config.json`, stringifyOciJson(guestSpec));
+      const init = await launchInit({
+        runtime: this.o.runtime,
+        containerId: id,
+        execId: id,
+        terminal: Boolean(guestSpec.process?.terminal),
+        stateDir,
+        bundle: stateDir,
+        timeoutMs: this.o.launchTimeoutMs,
+      });
+      sandbox.noteContainerInit(init.pid, sharePid);
+      const container = new Container(id, stateDir, guestSpec, init, namespaces.pid === undefined);
+      this.containers.set(id, container);
+      void this.o.oom.watchContainer(id, container.cgroupsPath);
+      this.#log.info('container created', { container: id, pid: init.pid });
+    } catch (err) {
+      // Also when crun create failed: it may have left state (and a waiting init) behind.
+      await ociDelete(this.o.runtime, id).catch(() => undefined);
+      await rm(stateDir, { recursive: true, force: true });
+      if (storagesTaken) await this.o.storage.release(id).catch((e: unknown) => this.#log.warn('release storages after a failed create', { container: id, error: e }));
+      throw err;
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    const c = this.get(id);
+    await c.lock.exclusive(async () => {
+      if (c.removed) throw notFound(`container ${id} not found`);
+      if (c.status !== 'created') throw new RpcError(Code.FAILED_PRECONDITION, `start container ${id}: it is ${c.status}, not created`);
+      await ociStart(this.o.runtime, id);
+      c.status = 'running';
+    });
+  }
+
+  async exec(id: string, execId: string, processSpec: Obj | null): Promise<void> {
+    const c = this.get(id);
+    if (execId === id || c.execs.has(execId) || c.pendingExecs.has(execId)) {
+      throw new RpcError(Code.ALREADY_EXISTS, `exec ${execId} of container ${id} already exists`);
+    }
+    if (!processSpec) throw new RpcError(Code.INVALID_ARGUMENT, `exec ${execId} in container ${id}: the request has no process`);
+    c.pendingExecs.add(execId);
+    try {
+      await c.lock.shared(async () => {
+        if (c.removed) throw notFound(`container ${id} not found`);
+        if (c.status !== 'running') throw new RpcError(Code.FAILED_PRECONDITION, `exec ${execId} in container ${id}: the container is ${c.status}`);
+        let json: OciJson;
+        try {
+          json = messageToOciJson(schemaRoot().lookupType('grpc.Process'), processSpec);
+        } catch (err) {
+          throw new RpcError(Code.INVALID_ARGUMENT, `exec ${execId} in container ${id}: bad process: ${(err as Error).message}`);
+        }
+        if (!json.args?.length) throw new RpcError(Code.INVALID_ARGUMENT, `exec ${execId} in container ${id}: process.args is empty`);
+        json.cwd ||= '/';
+        this.#clampRlimits(json, `exec ${execId} in container ${id}`);
+        json.user ??= {};
+        const processFile = `${c.stateDir}/exec-${execId}.json`;
+        await writeFile(processFile, stringifyOciJson(json));
+        try {
+          const proc = await launchExec({
+            runtime: this.o.runtime,
+            containerId: id,
+            execId,
+            terminal: Boolean(json.terminal),
+            stateDir: c.stateDir,
+            processFile,
+            timeoutMs: this.o.launchTimeoutMs,
+          });
+          c.execs.set(execId, proc);
+        } finally {
+          await rm(processFile, { force: true });
+        }
+      });
+    } finally {
+      c.pendingExecs.delete(execId);
+    }
+  }
+
+  async signal(id: string, execId: string, signal: number): Promise<void> {
+    const { container: c, proc } = this.process(id, execId);
+    if (!proc.running) return; // already exited: ESRCH is not an error
+    if (proc === c.init) {
+      const sig = await effectiveSignal(signal, proc.pid, c.ownsPidNamespace);
+      if (execId === '' && sig === SIGKILL) return this.#killAll(c);
+      proc.signal(sig);
+      return;
+    }
+    proc.signal(signal);
+  }
+
+  /** Every process of the container: through crun's cgroup walk, else each process we know. */
+  async #killAll(c: Container): Promise<void> {
+    try {
+      await ociKill(this.o.runtime, c.id, SIGKILL, true);
+    } catch (err) {
+      this.#log.debug('crun kill --all failed; signalling known processes', { container: c.id, error: err });
+    }
+    for (const p of c.allProcesses()) p.signal(SIGKILL);
+  }
+
+  async wait(id: string, execId: string): Promise<number> {
+    const { container: c, proc } = this.process(id, execId);
+    const status = await proc.exited;
+    if (proc !== c.init) {
+      proc.waited = true;
+      this.#forgetIfDone(c, proc);
+    }
+    return status;
+  }
+
+  /** An exec is forgotten once its status was collected and its output read to the end. */
+  #forgetIfDone(c: Container, proc: ContainerProcess): void {
+    if (proc === c.init || !proc.waited || !proc.drained) return;
+    if (c.execs.get(proc.execId) === proc) c.execs.delete(proc.execId);
+    proc.closeIo();
+  }
+
+  async read(id: string, execId: string, which: 'stdout' | 'stderr', len: number): Promise<Buffer> {
+    const { container: c, proc } = this.process(id, execId);
+    const stream = which === 'stdout' ? proc.io.stdout : proc.io.stderr;
+    if (!stream) return Buffer.alloc(0); // a terminal has no separate stderr
+    const data = await stream.read(Math.min(len > 0 ? len : MAX_READ, MAX_READ));
+    if (data.length === 0) this.#forgetIfDone(c, proc);
+    return data;
+  }
+
+  async write(id: string, execId: string, data: Buffer): Promise<number> {
+    const { proc } = this.process(id, execId);
+    if (!proc.io.stdin) throw new RpcError(Code.FAILED_PRECONDITION, `write stdin of ${execId || id} in ${id}: no stdin`);
+    try {
+      return await proc.io.stdin.write(data, `process ${execId || id} of container ${id}`);
+    } catch (err) {
+      throw new RpcError(Code.FAILED_PRECONDITION, (err as Error).message);
+    }
+  }
+
+  closeStdin(id: string, execId: string): void {
+    this.process(id, execId).proc.io.stdin?.close();
+  }
+
+  resizeTty(id: string, execId: string, rows: number, cols: number): void {
+    const { proc } = this.process(id, execId);
+    if (!proc.io.pty) throw new RpcError(Code.FAILED_PRECONDITION, `resize the terminal of ${execId || id} in ${id}: it has no terminal`);
+    if (!proc.running) return;
+    setWindowSize(proc.io.pty.fd, { rows, cols });
+  }
+
+  async pause(id: string): Promise<void> {
+    const c = this.get(id);
+    await c.lock.exclusive(async () => {
+      if (c.status !== 'running') throw new RpcError(Code.FAILED_PRECONDITION, `pause container ${id}: it is ${c.status}`);
+      await ociPause(this.o.runtime, id);
+      c.status = 'paused';
+    });
+  }
+
+  async resume(id: string): Promise<void> {
+    const c = this.get(id);
+    await c.lock.exclusive(async () => {
+      if (c.status !== 'paused') throw new RpcError(Code.FAILED_PRECONDITION, `resume container ${id}: it is ${c.status}, not paused`);
+      await ociResume(this.o.runtime, id);
+      c.status = 'running';
+    });
+  }
+
+  async update(id: string, resources: Obj | null): Promise<void> {
+    const c = this.get(id);
+    if (!resources) return;
+    await c.lock.exclusive(async () => {
+      if (c.status === 'stopped') throw new RpcError(Code.FAILED_PRECONDITION, `update container ${id}: it is stopped`);
+      const file = `${c.stateDir}/resources.json`;
+      await writeFile(file, stringifyOciJson(resourcesToOciJson(resources)));
+      try {
+        await ociUpdate(this.o.runtime, id, file);
+      } finally {
+        await rm(file, { force: true });
+      }
+    });
+  }
+
+  async stats(id: string): Promise<Obj> {
+    const c = this.get(id);
+    const [cgroup, network] = await Promise.all([cgroupStats(this.o.cgroupRoot, c.cgroupsPath), networkStats()]);
+    return { cgroup_stats: cgroup, network_stats: network };
+  }
+
+  /**
+   * Kills what runs, waits up to `timeoutSec` (0 = no limit) for it to exit, then removes
+   * crun's state, the container's storages and its state dir.
+   */
+  async remove(id: string, timeoutSec: number): Promise<void> {
+    const c = this.get(id);
+    await c.lock.exclusive(async () => {
+      if (c.removed) throw notFound(`container ${id} not found`);
+      const running = c.allProcesses().filter((p) => p.running);
+      if (running.length > 0) {
+        await this.#killAll(c);
+        const exits = Promise.all(running.map((p) => p.exited));
+        if (timeoutSec > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutSec * 1000)));
+          const result = await Promise.race([exits, timedOut]);
+          clearTimeout(timer);
+          if (result === 'timeout') throw new RpcError(Code.DEADLINE_EXCEEDED, `remove container ${id}: its processes did not exit within ${timeoutSec} s`);
+        } else {
+          await exits;
+        }
+      }
+      await ociDelete(this.o.runtime, id).catch((err: unknown) => this.#log.warn('crun delete failed', { container: id, error: err }));
+      for (const p of c.allProcesses()) p.closeIo();
+      c.removed = true;
+      this.containers.delete(id);
+      this.o.oom.unwatchContainer(id);
+      await this.o.storage.release(id);
+      await rm(c.stateDir, { recursive: true, force: true });
+      this.#log.info('container removed', { container: id });
+    });
+  }
+
+  /** DestroySandbox: every container goes, whatever state it is in (bounded: the VM powers off next). */
+  async removeAll(timeoutSec = 30): Promise<void> {
+    const results = await Promise.allSettled([...this.containers.keys()].map((id) => this.remove(id, timeoutSec)));
+    for (const r of results) if (r.status === 'rejected') this.#log.warn('remove container during sandbox destroy', { error: r.reason });
+  }
+}

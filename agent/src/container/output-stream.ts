@@ -1,0 +1,96 @@
+// The pull side of a process's stdout/stderr (ReadStdout/ReadStderr): each read returns what is
+// there, up to `len`, waiting for data if none; an empty buffer means end of output. The stream
+// stays paused between reads, so a process whose output nobody reads blocks on a full pipe
+// instead of growing the agent's memory.
+import type { Readable } from 'node:stream';
+
+const EMPTY = Buffer.alloc(0);
+/** A read with len 0 gets at most this much (a ttRPC reply carries up to 4 MiB). */
+const DEFAULT_READ = 1024 * 1024;
+/** What the agent holds of one stream's unread output at most. */
+const BUFFER_BYTES = 1024 * 1024;
+
+export class OutputStream {
+  #ended = false;
+  #eofDelivered = false;
+  #leftover: Buffer | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly stream: Readable) {
+    // Let the stream buffer up to one full reply between reads (a socket defaults to 16 KiB),
+    // so that a reader gets large replies and few round trips; still a fixed bound.
+    const state = (stream as unknown as { _readableState?: { highWaterMark: number } })._readableState;
+    if (state && state.highWaterMark < BUFFER_BYTES) state.highWaterMark = BUFFER_BYTES;
+    const end = (): void => {
+      this.#ended = true;
+    };
+    stream.once('end', end);
+    stream.once('close', end);
+    // A reset pipe or a pty hang-up is the end of output, not an agent failure.
+    stream.on('error', end);
+  }
+
+  /** True once a reader has been told end of output (an empty read). */
+  get drained(): boolean {
+    return this.#eofDelivered;
+  }
+
+  read(len: number): Promise<Buffer> {
+    const max = len > 0 ? len : DEFAULT_READ;
+    const result = this.#queue.then(() => this.#readNow(max));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #readNow(max: number): Promise<Buffer> {
+    for (;;) {
+      const data = this.#take(max);
+      if (data.length > 0) return data;
+      if (this.#ended || this.stream.destroyed || this.stream.readableEnded) {
+        this.#eofDelivered = true;
+        return EMPTY;
+      }
+      await this.#dataOrEnd();
+    }
+  }
+
+  /** Whatever is buffered now, up to `max` bytes, in one reply (fewer round trips). */
+  #take(max: number): Buffer {
+    const parts: Buffer[] = [];
+    let size = 0;
+    while (size < max) {
+      let chunk: Buffer | null = this.#leftover;
+      this.#leftover = null;
+      if (chunk === null && !this.stream.destroyed) chunk = this.stream.read() as Buffer | null;
+      if (chunk === null || chunk.length === 0) break;
+      if (size + chunk.length > max) {
+        this.#leftover = chunk.subarray(max - size);
+        chunk = chunk.subarray(0, max - size);
+      }
+      parts.push(chunk);
+      size += chunk.length;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  }
+
+  #dataOrEnd(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('readable', done);
+        this.stream.off('end', done);
+        this.stream.off('close', done);
+        this.stream.off('error', done);
+        resolve();
+      };
+      this.stream.on('readable', done);
+      this.stream.on('end', done);
+      this.stream.on('close', done);
+      this.stream.on('error', done);
+    });
+  }
+
+  destroy(): void {
+    this.#ended = true;
+    this.stream.destroy();
+  }
+}

@@ -1,0 +1,172 @@
+// AgentService handlers for the pod and its containers: check ids, call the domain modules
+// (sandbox/, container/), and map their failures to a status here, in one place.
+import type { AgentConfig } from '../config/config';
+import { copyFile, type CopyFileRequest } from '../container/copy-file';
+import { ContainerManager } from '../container/manager';
+import { OomEvents } from '../container/oom-events';
+import { OciRuntime, OciRuntimeError, type OciRuntimeOptions } from '../container/runtime/oci-runtime';
+import type { Logger } from '../log/logger';
+import { isChildSubreaper, isPid1 } from '../native/orphan-reaper';
+import { isValidId } from '../paths';
+import { SandboxLifecycle } from '../sandbox/lifecycle';
+import type { SandboxSpec } from '../sandbox/sandbox';
+import type { StorageManagerApi } from '../storage/types';
+import { Code, RpcError } from '../ttrpc/status';
+import type { Message, TypedHandler } from './typed';
+
+export interface ContainerServiceDeps {
+  config: Pick<AgentConfig, 'launchProcessTimeoutMs' | 'containerPipeSize'>;
+  log: Logger;
+  storage: StorageManagerApi;
+  /** crun's path, --root and --cgroup-manager (default: crun on PATH, cgroupfs). */
+  runtime?: Omit<OciRuntimeOptions, 'log'>;
+  /** The cgroup v2 mount (default /sys/fs/cgroup). */
+  cgroupRoot?: string;
+  /** After DestroySandbox has torn everything down (PID 1 powers off here). */
+  onDestroyed?: () => void | Promise<void>;
+  /** The pod's namespace holder program (default cat). */
+  holderCommand?: string[];
+  modprobe?: string;
+  /** Apply containers' seccomp profiles (default true). */
+  guestSeccomp?: boolean;
+}
+
+export interface ContainerService {
+  handlers: Record<string, TypedHandler>;
+  containers: ContainerManager;
+  sandbox: SandboxLifecycle;
+}
+
+function checkId(kind: string, id: unknown, allowEmpty = false): string {
+  const s = typeof id === 'string' ? id : '';
+  if (allowEmpty && s === '') return s;
+  if (!isValidId(s)) throw new RpcError(Code.INVALID_ARGUMENT, `invalid ${kind} id "${s}": ids are 1-128 letters, digits, '_', '.', '-', with no '/' or '..'`);
+  return s;
+}
+
+/** The one place where container-area failures become wire statuses. */
+function toRpcError(method: string, err: unknown): unknown {
+  if (err instanceof RpcError) return err;
+  if (err instanceof OciRuntimeError) return new RpcError(Code.INTERNAL, `${method}: ${err.message}`);
+  return err; // errno errors map through statusFromError (ENOENT -> NOT_FOUND ...)
+}
+
+function guarded(method: string, fn: TypedHandler): TypedHandler {
+  return async (req, ctx) => {
+    try {
+      return await fn(req, ctx);
+    } catch (err) {
+      throw toRpcError(method, err);
+    }
+  };
+}
+
+export function createContainerService(deps: ContainerServiceDeps): ContainerService {
+  const log = deps.log;
+  if (deps.config.containerPipeSize > 0) {
+    log.warn('agent.container_pipe_size is not applied: container stdio are socket pairs, not pipes', { size: deps.config.containerPipeSize });
+  }
+  // crun leaves container processes to us; without being PID 1 or a subreaper (OrphanReaper
+  // started) they go to another init and their exit statuses are lost.
+  if (!isPid1() && !isChildSubreaper()) {
+    log.warn('the agent is neither PID 1 nor a child subreaper: start the OrphanReaper, or WaitProcess cannot collect exit statuses');
+  }
+  const cgroupRoot = deps.cgroupRoot ?? '/sys/fs/cgroup';
+  const oom = new OomEvents(cgroupRoot, log);
+  const runtime = new OciRuntime({ ...deps.runtime, log });
+  let sandbox: SandboxLifecycle;
+  const containers = new ContainerManager({
+    runtime,
+    storage: deps.storage,
+    log,
+    sandbox: () => sandbox.current(),
+    launchTimeoutMs: deps.config.launchProcessTimeoutMs,
+    cgroupRoot,
+    oom,
+    guestSeccomp: deps.guestSeccomp,
+  });
+  sandbox = new SandboxLifecycle({
+    storage: deps.storage,
+    log,
+    containers: () => containers,
+    onDestroyed: deps.onDestroyed,
+    holderCommand: deps.holderCommand,
+    modprobe: deps.modprobe,
+  });
+
+  const cid = (r: Message) => checkId('container', r.container_id);
+  const eid = (r: Message) => checkId('exec', r.exec_id, true);
+  const empty = {};
+
+  const handlers: Record<string, TypedHandler> = {
+    CreateSandbox: async (r) => {
+      if (r.sandbox_id) checkId('sandbox', r.sandbox_id);
+      await sandbox.create(r as SandboxSpec);
+      return empty;
+    },
+    DestroySandbox: async () => {
+      await sandbox.destroy();
+      return empty;
+    },
+    CreateContainer: async (r) => {
+      cid(r);
+      if (r.exec_id) checkId('exec', r.exec_id);
+      await containers.create(r);
+      return empty;
+    },
+    StartContainer: async (r) => {
+      await containers.start(cid(r));
+      return empty;
+    },
+    RemoveContainer: async (r) => {
+      await containers.remove(cid(r), Number(r.timeout));
+      return empty;
+    },
+    ExecProcess: async (r) => {
+      await containers.exec(cid(r), checkId('exec', r.exec_id), r.process);
+      return empty;
+    },
+    SignalProcess: async (r) => {
+      await containers.signal(cid(r), eid(r), Number(r.signal));
+      return empty;
+    },
+    WaitProcess: async (r) => ({ status: await containers.wait(cid(r), eid(r)) }),
+    UpdateContainer: async (r) => {
+      await containers.update(cid(r), r.resources);
+      return empty;
+    },
+    StatsContainer: async (r) => containers.stats(cid(r)),
+    PauseContainer: async (r) => {
+      await containers.pause(cid(r));
+      return empty;
+    },
+    ResumeContainer: async (r) => {
+      await containers.resume(cid(r));
+      return empty;
+    },
+    WriteStdin: async (r) => ({ len: await containers.write(cid(r), eid(r), r.data as Buffer) }),
+    ReadStdout: async (r) => ({ data: await containers.read(cid(r), eid(r), 'stdout', Number(r.len)) }),
+    ReadStderr: async (r) => ({ data: await containers.read(cid(r), eid(r), 'stderr', Number(r.len)) }),
+    CloseStdin: (r) => {
+      containers.closeStdin(cid(r), eid(r));
+      return empty;
+    },
+    TtyWinResize: (r) => {
+      containers.resizeTty(cid(r), eid(r), Number(r.row), Number(r.column));
+      return empty;
+    },
+    GetOOMEvent: async (_r, ctx) => ({ container_id: await oom.next(ctx.signal) }),
+    CopyFile: async (r) => {
+      await copyFile(r as CopyFileRequest);
+      return empty;
+    },
+  };
+  const out: Record<string, TypedHandler> = {};
+  for (const [name, fn] of Object.entries(handlers)) out[name] = guarded(name, fn);
+  return { handlers: out, containers, sandbox };
+}
+
+/** The handlers to pass to startAgent as (part of) `agentImpl`. */
+export function containerServiceHandlers(deps: ContainerServiceDeps): Record<string, TypedHandler> {
+  return createContainerService(deps).handlers;
+}

@@ -1,0 +1,69 @@
+// What a dev boot is made of: kernel, boot media, console, agent channel, extra devices.
+
+export type Accel = 'kvm' | 'tcg';
+
+/** initrd: an initramfs, no disk. image: Kata's rootfs image (MBR + ext4/erofs partition). */
+export type BootMedia =
+  | { kind: 'initrd'; initrd: string }
+  | {
+      kind: 'image';
+      image: string;
+      /** nvdimm: /dev/pmem0pN (DAX when the image has the PFN header); virtio-blk: /dev/vdaN. */
+      attach: 'nvdimm' | 'virtio-blk';
+      /** Root partition number (Kata's layout: 1). */
+      partition?: number;
+      fsType?: 'ext4' | 'erofs';
+      /** Mount root with -o dax (nvdimm only; needs the image's fsdax PFN header). Default true. */
+      dax?: boolean;
+    };
+
+export interface ExtraDisk {
+  path: string;
+  readonly?: boolean;
+}
+
+export interface NinePShare {
+  tag: string;
+  path: string;
+  readonly?: boolean;
+}
+
+export interface BootOptions {
+  /**
+   * vmlinux (PVH entry, what Kata ships for QEMU) or bzImage. Prefer vmlinux under TCG: the
+   * emulated bzImage decompressor costs seconds.
+   */
+  kernel: string;
+  media: BootMedia;
+  /**
+   * Default q35 (Kata's machine): full ACPI gives the guest timers, power-off and the NFIT nvdimm
+   * needs. microvm has no nvdimm; under TCG its hardware-reduced ACPI leaves Linux no clock to
+   * calibrate against (the boot hangs), so there it runs with acpi=off, where the guest cannot
+   * power off: its halt ends the run (see VmExit.shutdown).
+   */
+  machine?: 'microvm' | 'q35';
+  /** Default: probe KVM once per process, fall back to TCG. */
+  accel?: Accel | 'auto';
+  memoryMiB?: number;
+  cpus?: number;
+  console?: 'serial' | 'hvc';
+  /** auto: vsock when /dev/vhost-vsock exists, else a virtio-serial port (agent.channel.0) on a unix socket. */
+  agentChannel?: 'auto' | 'vsock' | 'serial' | 'none';
+  /** Guest CID for vsock. */
+  guestCid?: number;
+  init?: string;
+  quiet?: boolean;
+  /** Appended to the kernel command line. */
+  extraCmdline?: string[];
+  disks?: ExtraDisk[];
+  shares?: NinePShare[];
+  /** Also write the console to this file. */
+  consoleLog?: string;
+  /** Copy console lines to this stream as they arrive (e.g. process.stdout for a dev boot). */
+  echoConsole?: NodeJS.WritableStream;
+  /** Kill QEMU if it has not exited by then. */
+  timeoutMs?: number;
+  /** Console line the guest prints with its run's exit status; default /KATA_GUEST_EXIT_STATUS=(\d+)/. */
+  exitStatusPattern?: RegExp;
+  qemuBinary?: string;
+}

@@ -1,0 +1,119 @@
+// Turns resolved boot options into a qemu-system-x86_64 argument list. Pure, so it is testable
+// without starting QEMU.
+import type { Accel, BootOptions } from './boot-options';
+import { kernelCmdline } from './kernel-cmdline';
+
+export interface ResolvedBoot {
+  opts: BootOptions;
+  accel: Accel;
+  machine: 'microvm' | 'q35';
+  channel: { kind: 'vsock'; cid: number } | { kind: 'serial'; socketPath: string } | { kind: 'none' };
+  /** Size of the image file (nvdimm backends must match it). */
+  imageBytes?: number;
+}
+
+/** The virtio-serial port name Kata's runtime uses for the agent when there is no vsock. */
+export const AGENT_PORT_NAME = 'agent.channel.0';
+
+export function qemuArgs(boot: ResolvedBoot): string[] {
+  const { opts, accel, machine, channel } = boot;
+  const media = opts.media;
+  const cpus = opts.cpus ?? 1;
+  const memory = opts.memoryMiB ?? 512;
+  const consoleKind = opts.console ?? 'serial';
+  // microvm has no PCI bus: its virtio devices sit on virtio-mmio ("-device" suffix).
+  const virtio = (name: string) => (machine === 'microvm' ? `${name}-device` : `${name}-pci`);
+  const args: string[] = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot'];
+
+  const nvdimm = media.kind === 'image' && media.attach === 'nvdimm';
+  const extraCmdline: string[] = [];
+  if (machine === 'microvm') {
+    args.push('-M', `microvm,accel=${accel}${accel === 'tcg' ? ',acpi=off' : ''}`);
+    // Without ACPI and without an i8042, only a triple fault restarts (and -no-reboot exits).
+    if (accel === 'tcg') extraCmdline.push('reboot=t');
+  } else {
+    args.push('-M', `q35,accel=${accel}${nvdimm ? ',nvdimm=on' : ''}`);
+  }
+  args.push('-cpu', accel === 'kvm' ? 'host' : 'max');
+  args.push('-smp', String(cpus));
+  // nvdimm needs a hotplug memory slot range to live in.
+  args.push('-m', nvdimm ? `${memory}M,slots=2,maxmem=${Math.max(2048, memory * 2)}M` : `${memory}M`);
+
+  args.push('-kernel', opts.kernel);
+  const root: string[] = [];
+  if (media.kind === 'initrd') {
+    args.push('-initrd', media.initrd);
+  } else if (media.attach === 'nvdimm') {
+    const part = media.partition ?? 1;
+    const fs = media.fsType ?? 'ext4';
+    // Read-only on both sides, as Kata does: share=on would otherwise let guest writes reach the file.
+    args.push(
+      '-object',
+      `memory-backend-file,id=rootmem,mem-path=${media.image},size=${boot.imageBytes},share=on,readonly=on`,
+      '-device',
+      'nvdimm,id=rootnv,memdev=rootmem,unarmed=on',
+    );
+    const flags = [...(media.dax ?? true ? ['dax'] : []), ...(fs === 'ext4' ? ['data=ordered', 'errors=remount-ro'] : [])];
+    root.push(`root=/dev/pmem0p${part}`, `rootfstype=${fs}`, 'ro');
+    if (flags.length > 0) root.push(`rootflags=${flags.join(',')}`);
+  } else {
+    const part = media.partition ?? 1;
+    args.push(
+      '-drive',
+      `file=${media.image},if=none,id=rootdisk,format=raw,readonly=on`,
+      '-device',
+      `${virtio('virtio-blk')},drive=rootdisk`,
+    );
+    root.push(`root=/dev/vda${part}`, `rootfstype=${media.fsType ?? 'ext4'}`, 'ro');
+  }
+
+  // Console: chardev "con" is QEMU's stdio, read by the VM handle.
+  args.push('-chardev', 'stdio,id=con,signal=off');
+  const needsSerialBus = consoleKind === 'hvc' || channel.kind === 'serial';
+  if (consoleKind === 'serial') args.push('-serial', 'chardev:con');
+  if (needsSerialBus) args.push('-device', `${virtio('virtio-serial')},id=vser`);
+  if (consoleKind === 'hvc') args.push('-device', 'virtconsole,bus=vser.0,chardev=con');
+
+  if (channel.kind === 'vsock') {
+    args.push('-device', `${machine === 'microvm' ? 'vhost-vsock-device' : 'vhost-vsock-pci'},guest-cid=${channel.cid}`);
+  } else if (channel.kind === 'serial') {
+    args.push(
+      '-chardev',
+      `socket,id=agent,path=${channel.socketPath},server=on,wait=off`,
+      '-device',
+      `virtserialport,bus=vser.0,chardev=agent,name=${AGENT_PORT_NAME}`,
+    );
+  }
+
+  args.push('-object', 'rng-random,id=rng,filename=/dev/urandom', '-device', `${virtio('virtio-rng')},rng=rng`);
+
+  (opts.disks ?? []).forEach((disk, i) => {
+    args.push(
+      '-drive',
+      `file=${disk.path},if=none,id=disk${i},format=raw${disk.readonly ? ',readonly=on' : ''}`,
+      '-device',
+      `${virtio('virtio-blk')},drive=disk${i}`,
+    );
+  });
+  (opts.shares ?? []).forEach((share, i) => {
+    args.push(
+      '-fsdev',
+      `local,id=fs${i},path=${share.path},security_model=none${share.readonly ? ',readonly=on' : ''}`,
+      '-device',
+      `${virtio('virtio-9p')},fsdev=fs${i},mount_tag=${share.tag}`,
+    );
+  });
+
+  args.push(
+    '-append',
+    kernelCmdline({
+      console: consoleKind,
+      cpus,
+      root,
+      init: opts.init,
+      quiet: opts.quiet,
+      extra: [...extraCmdline, ...(opts.extraCmdline ?? [])],
+    }),
+  );
+  return args;
+}

@@ -1,0 +1,154 @@
+// Small pieces of the container area on their own: the per-container lock, the pull reader
+// over a real socket pair, cgroup file parsing, OOM events from a memory.events file, and
+// CopyFile's confinement in a temporary root.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { confinedPath, copyFile } from '../../agent/src/container/copy-file';
+import { OomEvents } from '../../agent/src/container/oom-events';
+import { OutputStream } from '../../agent/src/container/output-stream';
+import { RwLock } from '../../agent/src/container/rw-lock';
+import { cgroupStats, networkStats, parseFlatKeyed } from '../../agent/src/container/stats';
+import { Logger } from '../../agent/src/log/logger';
+import { loadKernelModule } from '../../agent/src/sandbox/kernel-modules';
+import { Code } from '../../agent/src/ttrpc/status';
+
+describe('RwLock', () => {
+  it('runs shared holders together, an exclusive one alone and in arrival order', async () => {
+    const lock = new RwLock();
+    const events: string[] = [];
+    let releaseA!: () => void;
+    const a = lock.shared(() => new Promise<void>((r) => { events.push('a-in'); releaseA = () => { events.push('a-out'); r(); }; }));
+    const b = lock.shared(async () => void events.push('b'));
+    const w = lock.exclusive(async () => void events.push('w'));
+    const c = lock.shared(async () => void events.push('c'));
+    await b;
+    expect(events).toEqual(['a-in', 'b']); // b ran beside a; w waits for a; c waits behind w
+    releaseA();
+    await Promise.all([a, w, c]);
+    expect(events).toEqual(['a-in', 'b', 'a-out', 'w', 'c']);
+  });
+});
+
+describe('OutputStream', () => {
+  it('pulls up to len, waits for data, keeps the rest, and reports EOF as empty', async () => {
+    const child = spawn('sh', ['-c', 'printf 0123456789; read x; printf "$x"'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const out = new OutputStream(child.stdout!);
+    expect((await out.read(4)).toString()).toBe('0123');
+    expect((await out.read(100)).toString()).toBe('456789');
+    const pending = out.read(100); // nothing there yet: waits
+    child.stdin!.end('late\n');
+    expect((await pending).toString()).toBe('late');
+    expect((await out.read(100)).length).toBe(0);
+    expect(out.drained).toBe(true);
+    expect((await out.read(100)).length).toBe(0);
+  });
+
+  it('serves concurrent reads in order without losing bytes', async () => {
+    const child = spawn('sh', ['-c', 'seq 1 50000'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = new OutputStream(child.stdout!);
+    const parts = await Promise.all(Array.from({ length: 400 }, () => out.read(1000)));
+    let rest = '';
+    for (;;) {
+      const b = await out.read(65536);
+      if (b.length === 0) break;
+      rest += b.toString();
+    }
+    const text = parts.map((p) => p.toString()).join('') + rest;
+    expect(text).toBe(Array.from({ length: 50000 }, (_, i) => `${i + 1}\n`).join(''));
+  });
+});
+
+describe('cgroup v2 stats', () => {
+  it('reads cpu, memory, pids and io files, with "max" as 0 and missing files as zero', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'cg-'));
+    const dir = path.join(root, 'pod/c1');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'cpu.stat'), 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 1\nthrottled_usec 20\n');
+    writeFileSync(path.join(dir, 'memory.current'), '4096\n');
+    writeFileSync(path.join(dir, 'memory.max'), 'max\n');
+    writeFileSync(path.join(dir, 'memory.stat'), 'anon 100\nfile 200\nkernel 50\n');
+    writeFileSync(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+    writeFileSync(path.join(dir, 'pids.current'), '7\n');
+    writeFileSync(path.join(dir, 'pids.max'), '100\n');
+    writeFileSync(path.join(dir, 'io.stat'), '254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n');
+    const s = await cgroupStats(root, '/pod/c1');
+    expect(s.cpu_stats.cpu_usage).toMatchObject({ total_usage: '1500000', usage_in_usermode: '1000000', usage_in_kernelmode: '500000' });
+    expect(s.cpu_stats.throttling_data).toEqual({ periods: '4', throttled_periods: '1', throttled_time: '20000' });
+    expect(s.memory_stats.usage).toEqual({ usage: '4096', max_usage: '0', failcnt: '3', limit: '0' });
+    expect(s.memory_stats.cache).toBe('200');
+    expect(s.memory_stats.stats).toEqual({ anon: '100', file: '200', kernel: '50' });
+    expect(s.pids_stats).toEqual({ current: '7', limit: '100' });
+    expect(s.blkio_stats.io_service_bytes_recursive).toEqual([
+      { major: '254', minor: '0', op: 'Read', value: '4096' },
+      { major: '254', minor: '0', op: 'Write', value: '8192' },
+    ]);
+    const none = await cgroupStats(root, '/no/such');
+    expect(none.pids_stats).toEqual({ current: '0', limit: '0' });
+    expect(parseFlatKeyed('a 18446744073709551615\n').get('a')).toBe(18446744073709551615n);
+  });
+
+  it('reads interface counters from /proc/net/dev', async () => {
+    const stats = await networkStats();
+    const lo = stats.find((s) => s.name === 'lo');
+    expect(lo).toBeDefined();
+    expect(Number(lo!.rx_bytes)).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('OOM events', () => {
+  it('reports a container when oom_kill rises in its memory.events, long-poll style', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'oom-'));
+    mkdirSync(path.join(root, 'c1'));
+    const file = path.join(root, 'c1/memory.events');
+    writeFileSync(file, 'oom 0\noom_kill 0\n');
+    const oom = new OomEvents(root, Logger.create('error'));
+    await oom.watchContainer('c1', '/c1');
+    const next = oom.next();
+    writeFileSync(file, 'oom 1\noom_kill 1\n');
+    expect(await next).toBe('c1');
+    // a change that is not an OOM kill is not reported; a cancelled poll rejects
+    appendFileSync(file, '');
+    const ac = new AbortController();
+    const cancelled = oom.next(ac.signal);
+    ac.abort(new Error('client went away'));
+    await expect(cancelled).rejects.toThrow('client went away');
+    oom.close();
+  });
+});
+
+describe('CopyFile confinement', () => {
+  it('accepts paths strictly inside the root only', () => {
+    const root = '/run/kata-containers/shared/containers';
+    expect(confinedPath(`${root}/a/b`)).toBe(`${root}/a/b`);
+    for (const bad of [root, `${root}/../x`, '/etc/passwd', 'a/b', `${root}x/y`]) {
+      expect(() => confinedPath(bad)).toThrow(expect.objectContaining({ code: Code.PERMISSION_DENIED }));
+    }
+  });
+
+  it('refuses to write through a symlink placed on the way', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'copy-'));
+    const outside = mkdtempSync(path.join(tmpdir(), 'outside-'));
+    symlinkSync(outside, path.join(root, 'link'));
+    const req = { path: `${root}/link/f`, file_size: '1', file_mode: 0o100644, dir_mode: 0o755, uid: -1, gid: -1, offset: '0', data: Buffer.from('x') };
+    await expect(copyFile(req, root)).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
+    await copyFile({ ...req, path: `${root}/ok/f` }, root);
+    expect(readFileSync(`${root}/ok/f`, 'utf8')).toBe('x');
+  });
+});
+
+describe('CreateSandbox kernel_modules', () => {
+  it('says clearly when modprobe is missing, the module is unknown, or the name is not a module name', async () => {
+    await expect(loadKernelModule({ name: 'dummy', parameters: [] }, '/nonexistent/modprobe')).rejects.toMatchObject({
+      code: Code.FAILED_PRECONDITION,
+      message: 'load kernel module dummy: /nonexistent/modprobe is not installed in the guest',
+    });
+    await expect(loadKernelModule({ name: '../evil', parameters: [] })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await expect(loadKernelModule({ name: 'kata_no_such_module_x', parameters: ['a=1'] })).rejects.toMatchObject({
+      code: Code.INTERNAL,
+      message: expect.stringContaining('load kernel module kata_no_such_module_x: modprobe failed'),
+    });
+  });
+});

@@ -1,0 +1,86 @@
+// The QEMU command line per boot mode: what Kata's runtime and our guest rely on.
+import { describe, expect, it } from 'vitest';
+import type { BootOptions } from '../../image-builder/src/qemu/boot-options';
+import { qemuArgs } from '../../image-builder/src/qemu/qemu-args';
+
+const base: BootOptions = { kernel: '/k/bzImage', media: { kind: 'initrd', initrd: '/i.cpio.gz' } };
+
+function valueAfter(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
+}
+
+describe('qemuArgs', () => {
+  it('boots an initrd on microvm (no ACPI under TCG) with virtio-mmio devices and the agent port on a unix socket', () => {
+    const args = qemuArgs({ opts: base, accel: 'tcg', machine: 'microvm', channel: { kind: 'serial', socketPath: '/t/a.sock' } });
+    expect(valueAfter(args, '-M')).toEqual(['microvm,accel=tcg,acpi=off']);
+    expect(valueAfter(args, '-initrd')).toEqual(['/i.cpio.gz']);
+    expect(args).toContain('-no-reboot');
+    const devices = valueAfter(args, '-device');
+    expect(devices).toContain('virtio-serial-device,id=vser');
+    expect(devices).toContain('virtserialport,bus=vser.0,chardev=agent,name=agent.channel.0');
+    expect(devices).toContain('virtio-rng-device,rng=rng');
+    expect(valueAfter(args, '-chardev')).toContain('socket,id=agent,path=/t/a.sock,server=on,wait=off');
+    const cmdline = valueAfter(args, '-append')[0]!;
+    expect(cmdline).toContain('panic=1');
+    expect(cmdline).toContain('console=ttyS0');
+    expect(cmdline).not.toContain('root=');
+    // reboot=t comes after Kata's reboot=k, so it wins: the only way to restart without ACPI/i8042.
+    expect(cmdline.indexOf('reboot=t')).toBeGreaterThan(cmdline.indexOf('reboot=k'));
+  });
+
+  it('maps an image read-only on an nvdimm and mounts pmem0p1 with dax on q35', () => {
+    const args = qemuArgs({
+      opts: { ...base, media: { kind: 'image', image: '/img', attach: 'nvdimm' } },
+      accel: 'tcg',
+      machine: 'q35',
+      channel: { kind: 'none' },
+      imageBytes: 18 << 20,
+    });
+    expect(valueAfter(args, '-M')).toEqual(['q35,accel=tcg,nvdimm=on']);
+    expect(valueAfter(args, '-m')[0]).toMatch(/^512M,slots=2,maxmem=\d+M$/);
+    expect(valueAfter(args, '-object')).toContain(
+      `memory-backend-file,id=rootmem,mem-path=/img,size=${18 << 20},share=on,readonly=on`,
+    );
+    expect(valueAfter(args, '-device')).toContain('nvdimm,id=rootnv,memdev=rootmem,unarmed=on');
+    const cmdline = valueAfter(args, '-append')[0]!;
+    expect(cmdline).toContain('root=/dev/pmem0p1');
+    expect(cmdline).toContain('rootflags=dax,data=ordered,errors=remount-ro');
+    expect(cmdline.split(' ')).toContain('ro');
+  });
+
+  it('puts the image on virtio-blk as /dev/vda1 and uses vhost-vsock when asked', () => {
+    const args = qemuArgs({
+      opts: { ...base, media: { kind: 'image', image: '/img', attach: 'virtio-blk' }, console: 'hvc' },
+      accel: 'kvm',
+      machine: 'microvm',
+      channel: { kind: 'vsock', cid: 7 },
+    });
+    expect(valueAfter(args, '-cpu')).toEqual(['host']);
+    expect(valueAfter(args, '-M')).toEqual(['microvm,accel=kvm']);
+    expect(valueAfter(args, '-drive')).toContain('file=/img,if=none,id=rootdisk,format=raw,readonly=on');
+    const devices = valueAfter(args, '-device');
+    expect(devices).toContain('virtio-blk-device,drive=rootdisk');
+    expect(devices).toContain('vhost-vsock-device,guest-cid=7');
+    expect(devices).toContain('virtconsole,bus=vser.0,chardev=con');
+    const cmdline = valueAfter(args, '-append')[0]!;
+    expect(cmdline).toContain('console=hvc0');
+    expect(cmdline).toContain('root=/dev/vda1');
+  });
+
+  it('adds extra virtio-blk disks and 9p shares after the root disk', () => {
+    const args = qemuArgs({
+      opts: {
+        ...base,
+        machine: 'q35',
+        disks: [{ path: '/c.img', readonly: true }],
+        shares: [{ tag: 'kataShared', path: '/share' }],
+      },
+      accel: 'tcg',
+      machine: 'q35',
+      channel: { kind: 'none' },
+    });
+    expect(valueAfter(args, '-drive')).toEqual(['file=/c.img,if=none,id=disk0,format=raw,readonly=on']);
+    expect(valueAfter(args, '-fsdev')).toEqual(['local,id=fs0,path=/share,security_model=none']);
+    expect(valueAfter(args, '-device')).toContain('virtio-9p-pci,fsdev=fs0,mount_tag=kataShared');
+  });
+});
