@@ -32,7 +32,9 @@ if [[ -f /usr/include/node/node_api.h ]]; then export npm_config_nodedir=/usr; f
 # 3. npm packages (exactly the lock file).
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm ci (npm 11.19) rejects this lock over platform-only optional packages; install from the
+  # lock without rewriting it instead.
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 
 # 4. The native addon and the bundles.
