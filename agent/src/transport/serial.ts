@@ -3,12 +3,37 @@
 // host side goes away the port reads EOF; we then reopen it after a short pause (the port
 // polls readable while no host is connected, so waiting on poll would spin) and serve the
 // next host connection with a fresh ttRPC connection.
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { ConnectionHandler, Listener } from './listen';
 
 const REOPEN_DELAY_MS = 100;
 
-export async function serveSerialPort(path: string, text: string, onConnection: ConnectionHandler): Promise<Listener> {
+/**
+ * /dev/virtio-ports/NAME is a udev symlink; a guest without udev has only /dev/vportNpM, whose
+ * name is in /sys/class/virtio-ports/vportNpM/name.
+ */
+export function resolveSerialPort(path: string, sysClass = '/sys/class/virtio-ports'): string {
+  const prefix = '/dev/virtio-ports/';
+  if (existsSync(path) || !path.startsWith(prefix)) return path;
+  const wanted = path.slice(prefix.length);
+  let ports: string[] = [];
+  try {
+    ports = readdirSync(sysClass);
+  } catch {
+    return path;
+  }
+  for (const port of ports) {
+    try {
+      if (readFileSync(`${sysClass}/${port}/name`, 'utf8').trim() === wanted) return `/dev/${port}`;
+    } catch {
+      // a port without a name
+    }
+  }
+  return path;
+}
+
+export async function serveSerialPort(requested: string, text: string, onConnection: ConnectionHandler): Promise<Listener> {
+  const path = resolveSerialPort(requested);
   const { FdStream } = await import('../native/fd-stream');
   let closed = false;
   let current: InstanceType<typeof FdStream> | undefined;
