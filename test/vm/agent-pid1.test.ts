@@ -1,0 +1,98 @@
+// Issue 5's proof in a real guest: our kernel and image, the bundled agent as PID 1. From the
+// host, ttRPC over the virtio-serial channel; inside the guest, a client over vsock loopback
+// (CID 1) is refused unless local peers are allowed; orphans are reaped; DestroySandbox powers
+// the VM off and QEMU exits 0.
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AgentClient } from '../../agent/src/client/agent-client';
+import { buildImage } from '../../image-builder/src/image';
+import type { KernelArtifacts } from '../../image-builder/src/kernel';
+import { bootVm, type VmHandle } from '../../image-builder/src/qemu';
+import { buildRootfs } from '../../image-builder/src/rootfs/build-rootfs';
+import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel, withTempDir } from './vm-fixture';
+
+const skipReason = qemuMissingReason();
+const BOOT_MS = 120_000;
+const SERVER_ADDR = 'agent.server_addr=vsock://-1:1024,serial:///dev/virtio-ports/agent.channel.0';
+
+async function bootAgent(kernel: KernelArtifacts, image: string, extra: string[]): Promise<VmHandle> {
+  const vm = await bootVm({
+    kernel: kernel.vmlinux,
+    media: { kind: 'image', image, attach: 'nvdimm' },
+    accel: 'tcg',
+    agentChannel: 'serial',
+    extraCmdline: [SERVER_ADDR, 'agent.debug_console', ...extra],
+    timeoutMs: BOOT_MS,
+  });
+  await vm.waitForConsole(/"msg":"agent ready".*"pid1":true/, 60_000);
+  return vm;
+}
+
+/** Runs a shell line on the debug console and returns what it printed after MARK=. */
+async function consoleRun(vm: VmHandle, command: string, mark: string): Promise<string> {
+  vm.writeConsole(`${command}; echo ${mark}=$?\n`);
+  const m = await vm.waitForConsole(new RegExp(`^${mark}=(\\d+)`), 30_000);
+  return m[1]!;
+}
+
+describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () => {
+  let kernel: KernelArtifacts;
+  let image: string;
+  let cleanup: () => void;
+  beforeAll(async () => {
+    kernel = await testKernel();
+    await new Promise<void>((ready) => {
+      void withTempDir('vm-agent-', async (d) => {
+        const tree = await buildRootfs({ declarationPath: resolve(__dirname, '../../rootfs/guest.json'), outputDir: join(d, 'rootfs'), init: 'agent' });
+        image = (await buildImage({ rootfsDir: tree.dir, output: join(d, 'rootfs.img'), layout: 'dax' })).path;
+        await new Promise<void>((done) => {
+          cleanup = done;
+          ready();
+        });
+      });
+    });
+  }, KERNEL_BUILD_TIMEOUT_MS);
+
+  it('serves the host over virtio-serial, guards vsock, reaps orphans, and powers off on DestroySandbox', async () => {
+    const vm = await bootAgent(kernel, image, []);
+    try {
+      const client = await AgentClient.connect(`serial://${vm.agentSocketPath}`, { timeoutMs: 20_000 });
+      expect(await client.request('Health/Check', {}, { timeoutMs: 20_000 })).toEqual({ status: 'SERVING' });
+      expect(await client.request('GetGuestDetails', { mem_block_size: true }, { timeoutMs: 20_000 })).toMatchObject({ agent_details: { init_daemon: true } });
+
+      // A process inside the guest dialing vsock loopback is not the host: refused.
+      const rc = await consoleRun(vm, 'node /usr/lib/kata-agent/agent-ctl.js --addr vsock://1:1024 --timeout 10 check', 'VSOCK_RC');
+      expect(rc).not.toBe('0');
+      await vm.waitForConsole(/refused connection.*is not the host/, 10_000);
+
+      // Orphans re-parented to PID 1 are reaped: no zombie is left once they have exited.
+      const zombies = await consoleRun(
+        vm,
+        "sh -c 'sleep 0.2 & sleep 0.2 & exit 0'; sleep 2; echo ZOMBIES=$(grep -h '^State:' /proc/[0-9]*/status | grep -c Z)",
+        'ZDONE',
+      );
+      expect(zombies).toBe('0');
+      expect(vm.consoleLines).toContain('ZOMBIES=0');
+
+      await client.request('CreateSandbox', { hostname: 'pod1', sandbox_id: 'sb1' }, { timeoutMs: 30_000 });
+      await client.request('DestroySandbox', {}, { timeoutMs: 30_000 });
+      client.close();
+      const exit = await vm.exited;
+      expect(exit).toMatchObject({ code: 0, timedOut: false, panicked: false });
+    } finally {
+      await vm.stop();
+    }
+  }, BOOT_MS + 60_000);
+
+  it('lets a guest-local vsock client in when agent.allow_local_peers is set', async () => {
+    const vm = await bootAgent(kernel, image, ['agent.allow_local_peers']);
+    try {
+      const rc = await consoleRun(vm, 'node /usr/lib/kata-agent/agent-ctl.js --addr vsock://1:1024 --timeout 20 check', 'VSOCK_RC');
+      expect(rc).toBe('0');
+      expect(vm.consoleLines.some((l) => l.includes('"status": "SERVING"'))).toBe(true);
+    } finally {
+      await vm.stop();
+      cleanup();
+    }
+  }, BOOT_MS + 60_000);
+});
