@@ -32,8 +32,7 @@ export function startConsoleShell(log: Logger, device = '/dev/console'): () => v
     } catch (err) {
       return void log.error('debug console unavailable', { error: err });
     }
-    const argv = shell;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: [fd, fd, fd], env: SHELL_ENV, detached: true });
+    const child = spawn(shell[0]!, shell.slice(1), { stdio: [fd, fd, fd], env: SHELL_ENV, detached: true });
     child.on('error', (err) => log.error('debug console shell failed', { error: err }));
     child.on('exit', (code, signal) => {
       log.info('debug console shell exited', { code, signal });
