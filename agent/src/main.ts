@@ -8,6 +8,7 @@ import { consoleSink } from './init/console';
 import { guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReaper } from './init/pid1';
 import { Shutdown } from './init/shutdown';
 import { Logger, stderrSink } from './log/logger';
+import { GuestNetwork } from './network/network';
 import { LogVportSink, serveLogVport } from './log/vport';
 import { buildAgentImpl } from './service/agent-impl';
 import { AGENT_VERSION } from './service/health';
@@ -101,6 +102,12 @@ async function main(): Promise<void> {
     const logVport = config.logVport ? new LogVportSink() : undefined;
     if (logVport) log.addSink(logVport);
 
+    if (isInit) {
+      // The guest's init brings up lo, as Kata's agent does; the runtime configures the rest.
+      const network = new GuestNetwork({ log: log.child({ subsystem: 'network' }) });
+      await network.bringLoopbackUp().catch((err: unknown) => log.warn('cannot bring lo up', { error: err }));
+      network.close();
+    }
     try {
       startReaper(log.child({ subsystem: 'reaper' }));
     } catch (err) {

@@ -59,6 +59,9 @@ describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () =>
       const client = await AgentClient.connect(`serial://${vm.agentSocketPath}`, { timeoutMs: 20_000 });
       expect(await client.request('Health/Check', {}, { timeoutMs: 20_000 })).toEqual({ status: 'SERVING' });
       expect(await client.request('GetGuestDetails', { mem_block_size: true }, { timeoutMs: 20_000 })).toMatchObject({ agent_details: { init_daemon: true } });
+      // init brought the loopback interface up (IFF_UP = 1)
+      const { Interfaces } = await client.request<{ Interfaces: Array<{ name: string; raw_flags: number }> }>('ListInterfaces', {}, { timeoutMs: 20_000 });
+      expect(Interfaces.find((i) => i.name === 'lo')!.raw_flags & 1).toBe(1);
 
       // A process inside the guest dialing vsock loopback is not the host: refused.
       const rc = await consoleRun(vm, 'node /usr/lib/kata-agent/agent-ctl.js --addr vsock://1:1024 --timeout 10 check', 'VSOCK_RC');
