@@ -2,51 +2,21 @@
 // hotplug wait woken by a real kernel uevent, as root, each scenario in a child process inside
 // its own private mount and network namespaces (`unshare -m -n --propagation private`): the
 // host's mounts and network devices are never touched.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../agent/src/ttrpc/status';
+import { prepareScenarios, type ScenarioRunner } from '../helpers/ns-scenarios';
 
-const REPO = path.resolve(__dirname, '../..');
-const ADDON = path.join(REPO, 'agent/native/build/Release/kata_native.node');
 const isRoot = process.getuid?.() === 0;
-const run = promisify(execFile);
-let work: string;
-let runner: string;
 
-async function scenario(name: string): Promise<any> {
-  const dir = mkdtempSync(path.join(work, `${name}-`));
-  const { stdout, stderr } = await run('unshare', ['-m', '-n', '--propagation', 'private', process.execPath, runner, name, dir], {
-    env: { ...process.env, KATA_NATIVE_ADDON: ADDON },
-    timeout: 30_000,
-  });
-  const parsed = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { result?: unknown; error?: unknown };
-  if (parsed.error) throw new Error(`scenario ${name}: ${JSON.stringify(parsed.error)}\n${stderr}`);
-  return parsed.result;
-}
+let scenarios: ScenarioRunner | undefined;
+const scenario = (name: string, ...args: string[]) => scenarios!.run(name, ...args);
 
 describe.skipIf(!isRoot)('guest services in private mount and network namespaces', () => {
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'guest-ns-'));
-    runner = path.join(work, 'guest-ns-runner.mjs');
-    await build({
-      entryPoints: [path.join(__dirname, 'guest-ns-runner.ts')],
-      outfile: runner,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      logLevel: 'warning',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
+    scenarios = await prepareScenarios(path.join(__dirname, 'guest-ns-runner.ts'), ['-m', '-n', '--propagation', 'private'], 'guest-ns-');
   });
-  afterAll(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => scenarios?.dispose());
 
   it('UpdateEphemeralMounts remounts a tmpfs with the new size and keeps its files; a bad list changes nothing', async () => {
     const r = await scenario('ephemeral-resize');

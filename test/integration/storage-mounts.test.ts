@@ -1,22 +1,14 @@
 // Storage drivers mounting for real, as root, each scenario in a child process inside its own
 // private mount namespace (`unshare -m --propagation private`), so the host's mounts and this
 // vitest worker's namespace are never touched. The scenarios live in storage-ns-runner.ts.
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../agent/src/ttrpc/status';
+import { prepareScenarios, type ScenarioRunner } from '../helpers/ns-scenarios';
 
-const REPO = path.resolve(__dirname, '../..');
-const ADDON = path.join(REPO, 'agent/native/build/Release/kata_native.node');
 const isRoot = process.getuid?.() === 0;
-const run = promisify(execFile);
-
-let work: string;
-let runner: string;
 
 interface MountSeen {
   mountPoint: string;
@@ -26,39 +18,15 @@ interface MountSeen {
   superOptions: string[];
 }
 
-async function scenario(name: string, ...args: string[]): Promise<any> {
-  const dir = mkdtempSync(path.join(work, `${name}-`));
-  const { stdout, stderr } = await run('unshare', ['-m', '--propagation', 'private', process.execPath, runner, name, dir, ...args], {
-    env: { ...process.env, KATA_NATIVE_ADDON: ADDON },
-    timeout: 30_000,
-  }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
-    throw new Error(`scenario ${name} failed: ${err.message}\nstdout: ${err.stdout}\nstderr: ${err.stderr}`);
-  });
-  const line = stdout.trim().split('\n').pop() ?? '';
-  const parsed = JSON.parse(line) as { result?: unknown; error?: unknown };
-  if (parsed.error) throw new Error(`scenario ${name}: ${JSON.stringify(parsed.error)}\n${stderr}`);
-  return parsed.result;
-}
+let scenarios: ScenarioRunner | undefined;
+const scenario = (name: string, ...args: string[]) => scenarios!.run(name, ...args);
 
 describe.skipIf(!isRoot)('storage drivers, real mounts in a private mount namespace', () => {
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'storage-it-'));
-    runner = path.join(work, 'storage-ns-runner.mjs');
-    await build({
-      entryPoints: [path.join(__dirname, 'storage-ns-runner.ts')],
-      outfile: runner,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      logLevel: 'warning',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
+    scenarios = await prepareScenarios(path.join(__dirname, 'storage-ns-runner.ts'), ['-m', '--propagation', 'private'], 'storage-it-');
   });
 
-  afterAll(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => scenarios?.dispose());
 
   it('mounts the sandbox /dev/shm tmpfs as Kata sends it, and unmounts it on release', async () => {
     const r = await scenario('ephemeral-shm');
@@ -147,8 +115,8 @@ describe.skipIf(!isRoot)('storage drivers, real mounts in a private mount namesp
     let loopDevice: string | undefined;
     let loopError = '';
     beforeAll(() => {
-      const image = path.join(work, 'disk.ext4');
-      const content = path.join(work, 'disk-content');
+      const image = path.join(scenarios!.work, 'disk.ext4');
+      const content = path.join(scenarios!.work, 'disk-content');
       mkdirSync(content);
       writeFileSync(path.join(content, 'hello'), 'from ext4');
       try {
