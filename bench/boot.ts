@@ -1,6 +1,6 @@
 // Boot benchmark (QEMU, TCG here): time to init-ready for an initramfs and a rootfs image next to
 // a busybox-initramfs baseline on the same kernel, measured in the same run, printed as ratios.
-//   node bench/boot-run.mjs [--rounds N] [--accel auto|kvm|tcg]
+//   node bench/run.mjs boot [--rounds N] [--accel auto|kvm|tcg]
 //     [--initrd FILE --image FILE --ready REGEX]   (extra guests, e.g. the Node rootfs; REGEX
 //                                                   matches the console line that means ready;
 //                                                   a capture group, if any, is the guest uptime)

@@ -1,7 +1,7 @@
 // Image builder benchmark: sizes and warm build times of the real guest (rootfs/guest.json),
 // printed next to the content they hold and as ratios to the project's targets:
 //   initrd <= 30 MB compressed including Node; image = content + <= 8 MiB; warm build <= 60 s.
-//   node bench/image-run.mjs [--init agent|test-shell] [--zstd-level N] [--skip-zstd]
+//   node bench/run.mjs image [--init agent|test-shell] [--zstd-level N] [--skip-zstd]
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
