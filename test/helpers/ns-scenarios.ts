@@ -21,12 +21,11 @@ export interface ScenarioRunner {
   dispose(): void;
 }
 
-export async function prepareScenarios(entry: string, unshareArgs: string[], prefix: string): Promise<ScenarioRunner> {
-  const work = mkdtempSync(path.join(tmpdir(), prefix));
-  const runner = path.join(work, `${path.basename(entry, '.ts')}.mjs`);
+/** Bundles a test entry the way scripts/build.mjs bundles the agent (ESM with a require()). */
+export async function bundleForNode(entry: string, outfile: string): Promise<string> {
   await build({
     entryPoints: [entry],
-    outfile: runner,
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -34,6 +33,12 @@ export async function prepareScenarios(entry: string, unshareArgs: string[], pre
     logLevel: 'warning',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
+  return outfile;
+}
+
+export async function prepareScenarios(entry: string, unshareArgs: string[], prefix: string): Promise<ScenarioRunner> {
+  const work = mkdtempSync(path.join(tmpdir(), prefix));
+  const runner = await bundleForNode(entry, path.join(work, `${path.basename(entry, '.ts')}.mjs`));
   return {
     work,
     async run(name, ...args) {

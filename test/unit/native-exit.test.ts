@@ -5,8 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bundleForNode } from '../helpers/ns-scenarios';
 
 const netlinkFace = fileURLToPath(new URL('../../agent/src/native/netlink.ts', import.meta.url));
 const addonPath = fileURLToPath(new URL('../../agent/native/build/Release/kata_native.node', import.meta.url));
@@ -23,16 +23,7 @@ describe('process exit with open fd watches', () => {
        if (process.argv[2] === 'close') s.close();
        console.log('opened', s.fd > 2);`,
     );
-    const outfile = join(dir, 'child.mjs');
-    await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      logLevel: 'silent',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
+    const outfile = await bundleForNode(entry, join(dir, 'child.mjs'));
     mkdirSync(join(dir, 'native'));
     symlinkSync(addonPath, join(dir, 'native', 'kata_native.node'));
     for (const args of [[], ['close']]) {

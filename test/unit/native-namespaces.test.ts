@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bundleForNode } from '../helpers/ns-scenarios';
 
 const nativeFace = fileURLToPath(new URL('../../agent/src/native/index.ts', import.meta.url));
 const addonPath = fileURLToPath(new URL('../../agent/native/build/Release/kata_native.node', import.meta.url));
@@ -20,16 +20,7 @@ async function bundle(name: string, source: string, withAddon = true): Promise<s
   mkdirSync(outDir);
   const entry = join(outDir, 'entry.ts');
   writeFileSync(entry, source.replaceAll('NATIVE', JSON.stringify(nativeFace)));
-  const outfile = join(outDir, 'child.mjs');
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    logLevel: 'silent',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
+  const outfile = await bundleForNode(entry, join(outDir, 'child.mjs'));
   if (withAddon) {
     mkdirSync(join(outDir, 'native'));
     symlinkSync(addonPath, join(outDir, 'native', 'kata_native.node'));
