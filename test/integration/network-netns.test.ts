@@ -94,8 +94,8 @@ describe.skipIf(!canUseNetns)('network over rtnetlink in a network namespace', (
     const table = ok(routes!).Routes as { dest: string; gateway: string; device: string; source: string; scope: number; family: string }[];
     expect(table).toEqual(
       expect.arrayContaining([
-        { dest: '10.244.1.0/24', gateway: '', device: 'eth0', source: '10.244.1.5', scope: 253, family: 'v4' },
-        { dest: '', gateway: '10.244.1.1', device: 'eth0', source: '', scope: 0, family: 'v4' },
+        { dest: '10.244.1.0/24', gateway: '', device: 'eth0', source: '10.244.1.5', scope: 253, family: 'v4', flags: 0 },
+        { dest: '', gateway: '10.244.1.1', device: 'eth0', source: '', scope: 0, family: 'v4', flags: 0 },
         expect.objectContaining({ dest: 'fd00:10:244:1::/64', device: 'eth0', family: 'v6' }),
       ]),
     );
@@ -141,6 +141,8 @@ describe.skipIf(!canUseNetns)('network over rtnetlink in a network namespace', (
               { dest: '2001:db8:99::/48', gateway: '2001:db8:77::1', device: 'net1', family: 'v6' },
               { dest: '172.30.0.0/16', device: 'net1', source: '172.30.0.2', scope: 253 },
               { dest: '10.10.10.10/32', device: 'net1', scope: 253 },
+              // A gateway outside every subnet of the link: only reachable as RTNH_F_ONLINK.
+              { dest: '192.168.77.0/24', gateway: '10.99.99.1', device: 'net1', flags: 4 },
             ],
           },
         },
@@ -161,6 +163,10 @@ describe.skipIf(!canUseNetns)('network over rtnetlink in a network namespace', (
     expect(table).not.toContain('|10.244.1.1|eth0|');
     expect(table).toContain('10.244.1.0/24||eth0|10.244.1.5');
     expect(table.sort()).toEqual(await ipRoutes(ns));
+    const onlink = (ok(routes!).Routes as { dest: string; flags: number }[]).find((r) => r.dest === '192.168.77.0/24');
+    expect(onlink?.flags).toBe(4);
+    const [shown] = await ns.ipJson<{ flags: string[] }[]>('-4', 'route', 'show', '192.168.77.0/24');
+    expect(shown!.flags).toContain('onlink');
   });
 
   it('swaps names with a link that already has the requested name', async () => {
@@ -220,6 +226,7 @@ describe.skipIf(!canUseNetns)('network over rtnetlink in a network namespace', (
       ['UpdateRoutes', { routes: { Routes: [{ dest: '10.20.0.0/16', device: 'nope0' }] } }, Code.NOT_FOUND, /Routes\[0\] .*no interface named 'nope0'/],
       ['UpdateRoutes', { routes: { Routes: [{ gateway: '10.244.1', device: 'eth0' }] } }, Code.INVALID_ARGUMENT, /bad gateway address '10\.244\.1'/],
       ['UpdateRoutes', { routes: { Routes: [{ dest: 'fd00::/64', gateway: '10.244.1.1', device: 'eth0' }] } }, Code.INVALID_ARGUMENT, /mixes IPv4 and IPv6/],
+      ['UpdateRoutes', { routes: { Routes: [{ dest: '10.20.0.0/16', device: 'eth0', flags: 1 }] } }, Code.INVALID_ARGUMENT, /flags 0x1 \(only RTNH_F_ONLINK/],
       ['AddARPNeighbors', { neighbors: { ARPNeighbors: [{ toIPAddress: { address: '10.244.1.7' }, device: 'eth0', lladdr: 'ee:ee:ee:ee:ee' }] } }, Code.INVALID_ARGUMENT, /bad MAC address 'ee:ee:ee:ee:ee' in lladdr/],
       ['AddARPNeighbors', { neighbors: { ARPNeighbors: [{ toIPAddress: { address: '10.244.1.7' }, device: 'nope0', lladdr: 'ee:ee:ee:ee:ee:01' }] } }, Code.NOT_FOUND, /no interface named 'nope0'/],
     ];

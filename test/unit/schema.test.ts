@@ -222,7 +222,7 @@ const FIELDS: Record<string, FieldFact[]> = {
     ['hwAddr', 5, 'string'], ['pciPath', 6, 'string'], ['type', 7, 'string'], ['raw_flags', 8, 'uint32'],
   ],
   'types.Route': [
-    ['dest', 1, 'string'], ['gateway', 2, 'string'], ['device', 3, 'string'], ['source', 4, 'string'], ['scope', 5, 'uint32'], ['family', 6, 'types.IPFamily'],
+    ['dest', 1, 'string'], ['gateway', 2, 'string'], ['device', 3, 'string'], ['source', 4, 'string'], ['scope', 5, 'uint32'], ['family', 6, 'types.IPFamily'], ['flags', 7, 'uint32'],
   ],
   'types.ARPNeighbor': [
     ['toIPAddress', 1, 'types.IPAddress'], ['device', 2, 'string'], ['lladdr', 3, 'string'], ['state', 4, 'int32'], ['flags', 5, 'int32'],

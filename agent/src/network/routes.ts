@@ -6,11 +6,16 @@ import type { Logger } from '../log/logger';
 import { familyName, formatIp, parseCidr, parseIp, type IpAddress } from './addresses';
 import { invalid, notFound, partiallyApplied } from './errors';
 import type { RtnetlinkClient } from './netlink/client';
-import { AF_INET, AF_INET6, IFF_LOOPBACK, RT_TABLE_MAIN, RTM_F_CLONED, RTPROT_KERNEL } from './netlink/constants';
+import { AF_INET, AF_INET6, IFF_LOOPBACK, RT_TABLE_MAIN, RTM_F_CLONED, RTNH_F_ONLINK, RTPROT_KERNEL } from './netlink/constants';
 import type { Link } from './netlink/link';
 import { addRoute, deleteRoute, listLinks, listRoutes, type Dumped, type RouteSpec } from './netlink/operations';
 import type { Route } from './netlink/route';
 import type { PbRoute } from './types';
+
+/** What a caller may ask for in Route.flags: the kernel owns the other next-hop bits (dead, linkdown...). */
+const SETTABLE_ROUTE_FLAGS = RTNH_F_ONLINK;
+/** rtm_flags' low byte holds the RTNH_F_* next-hop flags; the RTM_F_* bits above are dump details. */
+const NEXTHOP_FLAGS = 0xff;
 
 interface PlannedRoute extends RouteSpec {
   text: string;
@@ -43,6 +48,8 @@ function planRoute(r: PbRoute, i: number, links: Link[]): PlannedRoute {
   const link = links.find((l) => l.name === r.device);
   if (!link) throw notFound(`${where}: no interface named '${r.device}'`);
   if (!Number.isInteger(r.scope) || r.scope < 0 || r.scope > 255) throw invalid(`${where}: bad scope ${r.scope}`);
+  const flags = r.flags ?? 0;
+  if (flags & ~SETTABLE_ROUTE_FLAGS) throw invalid(`${where}: flags 0x${flags.toString(16)} (only RTNH_F_ONLINK, 0x4, can be set)`);
   return {
     text,
     family,
@@ -52,6 +59,7 @@ function planRoute(r: PbRoute, i: number, links: Link[]): PlannedRoute {
     prefsrc: source?.bytes,
     oif: link.index,
     scope: r.scope,
+    flags,
   };
 }
 
@@ -114,6 +122,7 @@ export function pbRouteOf(r: Route, links: Map<number, Link>): PbRoute {
     source: r.prefsrc ? formatIp(r.prefsrc) : r.src ? `${formatIp(r.src)}/${r.srcLength}` : '',
     scope: r.scope,
     family: familyName(r.family),
+    flags: r.flags & NEXTHOP_FLAGS,
   };
 }
 

@@ -27,6 +27,8 @@ export interface PbRoute {
   source: string;
   scope: number;
   family: IPFamilyName;
+  /** RTNH_F_* (rtm_flags); Kata sends RTNH_F_ONLINK for gateways outside every subnet. */
+  flags: number;
 }
 
 export interface PbARPNeighbor {

@@ -114,6 +114,8 @@ export interface RouteSpec {
   prefsrc?: Buffer;
   oif: number;
   scope: number;
+  /** rtm_flags: RTNH_F_* next-hop flags. */
+  flags?: number;
 }
 
 /** Adds a unicast route to the main table as a boot-time route (RTPROT_BOOT), as Kata's agent does. */
@@ -124,7 +126,7 @@ export async function addRoute(nl: RtnetlinkClient, r: RouteSpec, operation: str
   if (r.gateway) attrs.push(encodeAttribute(RTA_GATEWAY, r.gateway));
   if (r.prefsrc) attrs.push(encodeAttribute(RTA_PREFSRC, r.prefsrc));
   const body = encodeRouteMessage(
-    { family: r.family, dstLength: r.dstLength, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: r.scope, type: RTN_UNICAST },
+    { family: r.family, dstLength: r.dstLength, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: r.scope, type: RTN_UNICAST, flags: r.flags ?? 0 },
     attrs,
   );
   await nl.request(operation, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, body);
