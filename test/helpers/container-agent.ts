@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, readFileSync, rename
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
 import { AgentClient } from '../../agent/src/client/agent-client';
+import { bundleForNode } from './ns-scenarios';
 import { makeBusyboxRootfs } from './container-rootfs';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -42,18 +42,7 @@ function bundle(): Promise<string> {
     // test files bundling at the same time never run a half-written bundle.
     const out = path.join(tmpdir(), 'kata-container-agent-test.mjs');
     const staging = `${out}.${process.pid}.tmp`;
-    await build({
-      entryPoints: [path.join(__dirname, 'container-agent-entry.ts')],
-      outfile: staging,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      loader: { '.proto': 'text' },
-      logLevel: 'warning',
-      external: ['*.node'],
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
+    await bundleForNode(path.join(__dirname, 'container-agent-entry.ts'), staging);
     renameSync(staging, out);
     return out;
   })();
@@ -75,7 +64,7 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-export async function startContainerAgent(opts: { cgroupManager?: 'cgroupfs' | 'disabled'; guestSeccomp?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ContainerAgent> {
+export async function startContainerAgent(opts: { cgroupManager?: 'cgroupfs' | 'disabled'; guestSeccomp?: boolean; containerPipeSize?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ContainerAgent> {
   const entry = await bundle();
   const dir = mkdtempSync(path.join(tmpdir(), 'kata-ct-'));
   const sharedDir = path.join(dir, 'shared');
@@ -93,7 +82,7 @@ export async function startContainerAgent(opts: { cgroupManager?: 'cgroupfs' | '
       ...process.env,
       ...opts.env,
       KATA_NATIVE_ADDON: ADDON,
-      KATA_TEST_AGENT: JSON.stringify({ address, sharedDir, cgroupManager: opts.cgroupManager ?? 'disabled', guestSeccomp: opts.guestSeccomp }),
+      KATA_TEST_AGENT: JSON.stringify({ address, sharedDir, cgroupManager: opts.cgroupManager ?? 'disabled', guestSeccomp: opts.guestSeccomp, containerPipeSize: opts.containerPipeSize }),
     },
     stdio: ['ignore', 'inherit', 'pipe'],
   });

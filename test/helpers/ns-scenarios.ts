@@ -30,6 +30,9 @@ export async function bundleForNode(entry: string, outfile: string): Promise<str
     platform: 'node',
     target: 'node20',
     format: 'esm',
+    loader: { '.proto': 'text' },
+    // The addon is loaded at run time from KATA_NATIVE_ADDON, never bundled.
+    external: ['*.node'],
     logLevel: 'warning',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../agent/src/client/agent-client';
 import { decodeMessage, findMethod } from '../../agent/src/proto/schema';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
-import { TestNetns, bundleEntry, canUseNetns } from './network-netns';
+import { bundleForNode } from '../helpers/ns-scenarios';
+import { TestNetns, canUseNetns } from './network-netns';
 
 const FIXTURES = '/work/shared/fixtures/kata-runtime-3.19.1';
 const fixtureRequest = (method: string, file: string) =>
@@ -53,7 +54,7 @@ describe.skipIf(!canUseNetns)('network service over ttRPC, agent in a network na
     await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     await ns.ip('link', 'add', 'nic0', 'address', '5a:1c:3e:7f:42:0b', 'type', 'veth', 'peer', 'name', 'nic0-peer');
     await ns.ip('link', 'set', 'nic0-peer', 'up');
-    const bundle = await bundleEntry(path.join(__dirname, 'network-agent-entry.ts'), path.join(ns.workDir, 'network-agent.mjs'));
+    const bundle = await bundleForNode(path.join(__dirname, 'network-agent-entry.ts'), path.join(ns.workDir, 'network-agent.mjs'));
     const socket = path.join(ns.workDir, 'agent.sock');
     agent = ns.spawnNode(bundle, { KATA_TEST_NET_AGENT: `unix://${socket}` });
     await waitForLog(agent, (e) => e.msg === 'agent ready', 20_000);

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import type { RunnerCall, RunnerResult } from './network-ns-runner';
+import { bundleForNode } from '../helpers/ns-scenarios';
 
 const run = promisify(execFile);
 const REPO = path.resolve(__dirname, '../..');
@@ -110,7 +110,7 @@ export class TestNetns {
   }
 
   async #bundle(): Promise<string> {
-    this.#runner ??= await bundleEntry(path.join(__dirname, 'network-ns-runner.ts'), path.join(this.#work, 'network-ns-runner.mjs'));
+    this.#runner ??= await bundleForNode(path.join(__dirname, 'network-ns-runner.ts'), path.join(this.#work, 'network-ns-runner.mjs'));
     return this.#runner;
   }
 
@@ -128,22 +128,6 @@ export class TestNetns {
   }
 }
 
-/** Bundles a test entry (and the agent code it imports) into one ESM file, as scripts/build.mjs does. */
-export async function bundleEntry(entry: string, outfile: string): Promise<string> {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    loader: { '.proto': 'text' },
-    external: ['*.node'],
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  return outfile;
-}
 
 export function ok<T = any>(r: RunnerResult): T {
   if ('ok' in r) return r.ok as T;
