@@ -2,59 +2,27 @@
 // host, ttRPC over the virtio-serial channel; inside the guest, a client over vsock loopback
 // (CID 1) is refused unless local peers are allowed; orphans are reaped; DestroySandbox powers
 // the VM off and QEMU exits 0.
-import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../agent/src/client/agent-client';
-import { buildImage } from '../../image-builder/src/image';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
-import { bootVm, type VmHandle } from '../../image-builder/src/qemu';
-import { buildRootfs } from '../../image-builder/src/rootfs/build-rootfs';
-import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel, withTempDir } from './vm-fixture';
+import { agentImageFixture, bootAgent, consoleRun } from './agent-guest';
+import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
 
 const skipReason = qemuMissingReason();
 const BOOT_MS = 120_000;
-const SERVER_ADDR = 'agent.server_addr=vsock://-1:1024,serial:///dev/virtio-ports/agent.channel.0';
-
-async function bootAgent(kernel: KernelArtifacts, image: string, extra: string[]): Promise<VmHandle> {
-  const vm = await bootVm({
-    kernel: kernel.vmlinux,
-    media: { kind: 'image', image, attach: 'nvdimm' },
-    accel: 'tcg',
-    agentChannel: 'serial',
-    extraCmdline: [SERVER_ADDR, 'agent.debug_console', ...extra],
-    timeoutMs: BOOT_MS,
-  });
-  await vm.waitForConsole(/"msg":"agent ready".*"pid1":true/, 60_000);
-  return vm;
-}
-
-/** Runs a shell line on the debug console and returns what it printed after MARK=. */
-async function consoleRun(vm: VmHandle, command: string, mark: string): Promise<string> {
-  vm.writeConsole(`${command}; echo ${mark}=$?\n`);
-  const m = await vm.waitForConsole(new RegExp(`^${mark}=(\\d+)`), 30_000);
-  return m[1]!;
-}
 
 describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () => {
   let kernel: KernelArtifacts;
   let image: string;
-  let cleanup: () => void;
+  let disposeImage: () => Promise<void>;
   beforeAll(async () => {
     kernel = await testKernel();
-    await new Promise<void>((ready) => {
-      void withTempDir('vm-agent-', async (d) => {
-        const tree = await buildRootfs({ declarationPath: resolve(__dirname, '../../rootfs/guest.json'), outputDir: join(d, 'rootfs'), init: 'agent' });
-        image = (await buildImage({ rootfsDir: tree.dir, output: join(d, 'rootfs.img'), layout: 'dax' })).path;
-        await new Promise<void>((done) => {
-          cleanup = done;
-          ready();
-        });
-      });
-    });
+    ({ image, dispose: disposeImage } = await agentImageFixture());
   }, KERNEL_BUILD_TIMEOUT_MS);
+  afterAll(() => disposeImage?.());
 
   it('serves the host over virtio-serial, guards vsock, reaps orphans, and powers off on DestroySandbox', async () => {
-    const vm = await bootAgent(kernel, image, []);
+    const vm = await bootAgent(kernel, image);
     try {
       const client = await AgentClient.connect(`serial://${vm.agentSocketPath}`, { timeoutMs: 20_000 });
       expect(await client.request('Health/Check', {}, { timeoutMs: 20_000 })).toEqual({ status: 'SERVING' });
@@ -88,14 +56,13 @@ describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () =>
   }, BOOT_MS + 60_000);
 
   it('lets a guest-local vsock client in when agent.allow_local_peers is set', async () => {
-    const vm = await bootAgent(kernel, image, ['agent.allow_local_peers']);
+    const vm = await bootAgent(kernel, image, { extraCmdline: ['agent.allow_local_peers'] });
     try {
       const rc = await consoleRun(vm, 'node /usr/lib/kata-agent/agent-ctl.js --addr vsock://1:1024 --timeout 20 check', 'VSOCK_RC');
       expect(rc).toBe('0');
       expect(vm.consoleLines.some((l) => l.includes('"status": "SERVING"'))).toBe(true);
     } finally {
       await vm.stop();
-      cleanup();
     }
   }, BOOT_MS + 60_000);
 });

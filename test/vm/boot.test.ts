@@ -1,11 +1,12 @@
 // Dev boots under QEMU (TCG here): our kernel with an initramfs, and with a rootfs disk image on
 // virtio-blk and on an nvdimm; the guest's init prints a marker and powers off; QEMU exits 0.
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { bootVm } from '../../image-builder/src/qemu';
 import { packExt4Disk, packInitrd, READY_PATTERN, writeBusyboxTree } from './busybox-guest';
@@ -167,24 +168,25 @@ cat /sys/class/tty/console/active
     ).rejects.toThrow('boot VM: image /nonexistent/rootfs.img: ENOENT');
   });
 
+  // A guest that never ends on its own, for the tests of how the handle ends QEMU.
+  let sleeperDir: string;
+  beforeAll(async () => {
+    sleeperDir = await mkdtemp(join(tmpdir(), 'vm-sleeper-'));
+    await writeBusyboxTree(join(sleeperDir, 'tree'), { commands: 'sleep 600' });
+    await packInitrd(join(sleeperDir, 'tree'), join(sleeperDir, 'initrd.gz'));
+  });
+  afterAll(() => rm(sleeperDir, { recursive: true, force: true }));
+  const bootSleeper = (opts: { timeoutMs?: number }) =>
+    bootVm({ kernel: kernel.vmlinux, media: { kind: 'initrd', initrd: join(sleeperDir, 'initrd.gz') }, accel: 'tcg', agentChannel: 'none', ...opts });
+
   it(
     'kills a guest that outlives timeoutMs and says so',
     async () => {
-      await withTempDir('vm-timeout-', async (dir) => {
-        await writeBusyboxTree(join(dir, 'tree'), { commands: 'sleep 600' });
-        await packInitrd(join(dir, 'tree'), join(dir, 'initrd.gz'));
-        const vm = await bootVm({
-          kernel: kernel.vmlinux,
-          media: { kind: 'initrd', initrd: join(dir, 'initrd.gz') },
-          accel: 'tcg',
-          agentChannel: 'none',
-          timeoutMs: 1500,
-        });
-        const exit = await vm.exited;
-        expect(exit).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
-        expect(exit.guestStatus).toBeUndefined();
-        expect(() => process.kill(vm.pid, 0)).toThrow(/ESRCH/);
-      });
+      const vm = await bootSleeper({ timeoutMs: 1500 });
+      const exit = await vm.exited;
+      expect(exit).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+      expect(exit.guestStatus).toBeUndefined();
+      expect(() => process.kill(vm.pid, 0)).toThrow(/ESRCH/);
     },
     BOOT_MS,
   );
@@ -192,21 +194,12 @@ cat /sys/class/tty/console/active
   it(
     'stop() kills a running guest and leaves no QEMU behind',
     async () => {
-      await withTempDir('vm-stop-', async (dir) => {
-        await writeBusyboxTree(join(dir, 'tree'), { commands: 'sleep 600' });
-        await packInitrd(join(dir, 'tree'), join(dir, 'initrd.gz'));
-        const vm = await bootVm({
-          kernel: kernel.vmlinux,
-          media: { kind: 'initrd', initrd: join(dir, 'initrd.gz') },
-          accel: 'tcg',
-          agentChannel: 'none',
-        });
-        await vm.waitForConsole(READY_PATTERN, BOOT_MS);
-        const exit = await vm.stop();
-        expect(exit.stopped).toBe(true);
-        expect(exit.guestStatus).toBeUndefined();
-        expect(() => process.kill(vm.pid, 0)).toThrow(/ESRCH/);
-      });
+      const vm = await bootSleeper({});
+      await vm.waitForConsole(READY_PATTERN, BOOT_MS);
+      const exit = await vm.stop();
+      expect(exit.stopped).toBe(true);
+      expect(exit.guestStatus).toBeUndefined();
+      expect(() => process.kill(vm.pid, 0)).toThrow(/ESRCH/);
     },
     BOOT_MS * 2,
   );
