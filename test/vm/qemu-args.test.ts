@@ -83,4 +83,24 @@ describe('qemuArgs', () => {
     expect(valueAfter(args, '-fsdev')).toEqual(['local,id=fs0,path=/share,security_model=none']);
     expect(valueAfter(args, '-device')).toContain('virtio-9p-pci,fsdev=fs0,mount_tag=kataShared');
   });
+
+  it('leaves room for hot-added CPUs (maxcpus and nr_cpus) and connects a QMP monitor when asked', () => {
+    const args = qemuArgs({
+      opts: { ...base, cpus: 1, maxCpus: 2 },
+      accel: 'tcg',
+      machine: 'q35',
+      channel: { kind: 'none' },
+      qmpSocketPath: '/t/qmp.sock',
+    });
+    expect(valueAfter(args, '-smp')).toEqual(['1,maxcpus=2']);
+    // nr_cpus=1 would cap the possible CPUs at 1 and the hot-added one would never appear.
+    expect(valueAfter(args, '-append')[0]!.split(' ')).toContain('nr_cpus=2');
+    expect(valueAfter(args, '-chardev')).toContain('socket,id=qmp,path=/t/qmp.sock');
+    expect(valueAfter(args, '-mon')).toEqual(['chardev=qmp,mode=control']);
+
+    const plain = qemuArgs({ opts: { ...base, cpus: 2 }, accel: 'tcg', machine: 'q35', channel: { kind: 'none' } });
+    expect(valueAfter(plain, '-smp')).toEqual(['2']);
+    expect(valueAfter(plain, '-mon')).toEqual([]);
+    expect(() => qemuArgs({ opts: { ...base, cpus: 2, maxCpus: 1 }, accel: 'tcg', machine: 'q35', channel: { kind: 'none' } })).toThrow(/maxCpus 1/);
+  });
 });

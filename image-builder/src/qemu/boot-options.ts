@@ -20,6 +20,11 @@ export type BootMedia =
 export interface ExtraDisk {
   path: string;
   readonly?: boolean;
+  /**
+   * Kata's PCI path of the disk in the guest (q35 only): "SS" (root-bus slot) or "BB/SS" (slot
+   * behind a PCI bridge at root slot BB, e.g. Kata's "02/00"). Default: QEMU picks a root slot.
+   */
+  pciPath?: string;
 }
 
 export interface NinePShare {
@@ -46,6 +51,13 @@ export interface BootOptions {
   accel?: Accel | 'auto';
   memoryMiB?: number;
   cpus?: number;
+  /**
+   * CPUs the guest may have after hotplug (-smp cpus,maxcpus=N; nr_cpus=N on the command line,
+   * as Kata sets it from default_maxvcpus). Default: cpus, i.e. no CPU hotplug.
+   */
+  maxCpus?: number;
+  /** Connect a QMP monitor (VmHandle.qmp) for hotplug and queries. Default false. */
+  qmp?: boolean;
   console?: 'serial' | 'hvc';
   /** auto: vsock when /dev/vhost-vsock exists, else a virtio-serial port (agent.channel.0) on a unix socket. */
   agentChannel?: 'auto' | 'vsock' | 'serial' | 'none';

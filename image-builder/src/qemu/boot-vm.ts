@@ -10,6 +10,7 @@ import { resolveAccel } from './accel';
 import type { Accel, BootOptions } from './boot-options';
 import { ConsoleLines } from './console-log';
 import { qemuArgs, type ResolvedBoot } from './qemu-args';
+import { QmpMonitor } from './qmp';
 
 export interface VmExit {
   /** QEMU's exit code (0 after a guest power-off, or a reboot/panic with -no-reboot). */
@@ -49,6 +50,13 @@ export interface VmHandle {
   vsockCid?: number;
   /** Text to the guest console (serial/hvc input). */
   writeConsole(text: string): void;
+  /**
+   * Runs a QMP command (e.g. query-hotpluggable-cpus, device_add) and resolves with its
+   * "return" value. Needs BootOptions.qmp; rejects otherwise.
+   */
+  qmp<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  /** The QMP session itself (events), when BootOptions.qmp is set. */
+  monitor?: QmpMonitor;
   exited: Promise<VmExit>;
   /** Kills QEMU (SIGTERM, then SIGKILL) and resolves once it is gone. */
   stop(): Promise<VmExit>;
@@ -101,7 +109,8 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : await resolveAccel(opts.kernel, qemu);
   const socketDir = await mkdtemp(join(tmpdir(), 'kata-vm-'));
   const channel = chooseChannel(opts, socketDir);
-  const args = qemuArgs({ opts, accel, machine, channel, imageBytes });
+  const monitor = opts.qmp ? await QmpMonitor.listen(join(socketDir, 'qmp.sock')) : undefined;
+  const args = qemuArgs({ opts, accel, machine, channel, imageBytes, qmpSocketPath: opts.qmp ? join(socketDir, 'qmp.sock') : undefined });
   const useSetpriv = existsSync('/usr/bin/setpriv');
   const command = useSetpriv ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', qemu, ...args] : [qemu, ...args];
 
@@ -133,6 +142,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   const exited = new Promise<VmExit>((resolve, reject) => {
     child.on('error', (err) => {
       liveVms.delete(child);
+      monitor?.close();
       reject(new Error(`boot VM: start ${qemu}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
@@ -145,6 +155,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       }
       void (async () => {
         await consoleLog.close();
+        monitor?.close();
         await rm(socketDir, { recursive: true, force: true });
         const status = consoleLog.find(opts.exitStatusPattern ?? DEFAULT_EXIT_STATUS);
         const exit: VmExit = {
@@ -199,6 +210,11 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     writeConsole: (text) => {
       child.stdin!.write(text);
     },
+    qmp: async <T>(command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T> => {
+      if (!monitor) throw new Error(`QMP ${command}: the VM was booted without a monitor (BootOptions.qmp)`);
+      return monitor.execute<T>(command, args, timeoutMs);
+    },
+    monitor,
     exited,
     stop,
   };

@@ -8,13 +8,17 @@ import { bootVm } from './boot-vm';
 const USAGE = `usage: image-builder boot (--initrd FILE | --image FILE [--attach nvdimm|virtio-blk] [--no-dax])
     [--kernel FILE] [--machine microvm|q35] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N]
     [--console serial|hvc] [--agent-channel auto|vsock|serial|none] [--init PATH] [--append ARGS]
-    [--disk FILE[:ro]]... [--share TAG=DIR[:ro]]... [--console-log FILE] [--timeout SECONDS] [--quiet]
+    [--disk FILE[:ro][@PCIPATH]]... [--share TAG=DIR[:ro]]... [--console-log FILE] [--timeout SECONDS] [--quiet]
   Without --kernel, builds or reuses the cached kernel from kernel-config/ and boots its vmlinux
   (PVH entry; under TCG the bzImage decompressor alone costs seconds).`;
 
 function parseDisk(spec: string): ExtraDisk {
-  const readonly = spec.endsWith(':ro');
-  return { path: readonly ? spec.slice(0, -3) : spec, readonly };
+  // FILE[:ro][@PCIPATH]
+  const at = spec.lastIndexOf('@');
+  const pciPath = at > 0 ? spec.slice(at + 1) : undefined;
+  const body = at > 0 ? spec.slice(0, at) : spec;
+  const readonly = body.endsWith(':ro');
+  return { path: readonly ? body.slice(0, -3) : body, readonly, ...(pciPath !== undefined ? { pciPath } : {}) };
 }
 
 function parseShare(spec: string): NinePShare {

@@ -1,7 +1,9 @@
 // Turns resolved boot options into a qemu-system-x86_64 argument list. Pure, so it is testable
 // without starting QEMU.
 import type { Accel, BootOptions } from './boot-options';
+import { diskPciProperties, pciBridgeArgs } from './disk-pci';
 import { kernelCmdline } from './kernel-cmdline';
+import { qemuQmpArgs } from './qmp';
 
 export interface ResolvedBoot {
   opts: BootOptions;
@@ -10,6 +12,8 @@ export interface ResolvedBoot {
   channel: { kind: 'vsock'; cid: number } | { kind: 'serial'; socketPath: string } | { kind: 'none' };
   /** Size of the image file (nvdimm backends must match it). */
   imageBytes?: number;
+  /** Unix socket a QmpMonitor listens on; QEMU's monitor connects to it. */
+  qmpSocketPath?: string;
 }
 
 /** The virtio-serial port name Kata's runtime uses for the agent when there is no vsock. */
@@ -19,6 +23,8 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
   const { opts, accel, machine, channel } = boot;
   const media = opts.media;
   const cpus = opts.cpus ?? 1;
+  const maxCpus = opts.maxCpus ?? cpus;
+  if (!Number.isInteger(maxCpus) || maxCpus < cpus) throw new Error(`qemu args: maxCpus ${maxCpus} is not an integer >= cpus ${cpus}`);
   const memory = opts.memoryMiB ?? 512;
   const consoleKind = opts.console ?? 'serial';
   // microvm has no PCI bus: its virtio devices sit on virtio-mmio ("-device" suffix).
@@ -35,9 +41,11 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
     args.push('-M', `q35,accel=${accel}${nvdimm ? ',nvdimm=on' : ''}`);
   }
   args.push('-cpu', accel === 'kvm' ? 'host' : 'max');
-  args.push('-smp', String(cpus));
+  args.push('-smp', maxCpus > cpus ? `${cpus},maxcpus=${maxCpus}` : String(cpus));
   // nvdimm needs a hotplug memory slot range to live in.
   args.push('-m', nvdimm ? `${memory}M,slots=2,maxmem=${Math.max(2048, memory * 2)}M` : `${memory}M`);
+  // Before any device QEMU places itself: the bridges' slots must still be free.
+  args.push(...pciBridgeArgs(opts.disks ?? [], machine));
 
   args.push('-kernel', opts.kernel);
   const root: string[] = [];
@@ -85,6 +93,8 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
     );
   }
 
+  if (boot.qmpSocketPath) args.push(...qemuQmpArgs(boot.qmpSocketPath));
+
   args.push('-object', 'rng-random,id=rng,filename=/dev/urandom', '-device', `${virtio('virtio-rng')},rng=rng`);
 
   (opts.disks ?? []).forEach((disk, i) => {
@@ -92,7 +102,7 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
       '-drive',
       `file=${disk.path},if=none,id=disk${i},format=raw${disk.readonly ? ',readonly=on' : ''}`,
       '-device',
-      `${virtio('virtio-blk')},drive=disk${i}`,
+      `${virtio('virtio-blk')},drive=disk${i}${diskPciProperties(disk)}`,
     );
   });
   (opts.shares ?? []).forEach((share, i) => {
@@ -108,7 +118,8 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
     '-append',
     kernelCmdline({
       console: consoleKind,
-      cpus,
+      // nr_cpus bounds the possible CPUs: hot-added ones beyond it would never appear.
+      cpus: maxCpus,
       root,
       init: opts.init,
       quiet: opts.quiet,
