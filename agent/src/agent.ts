@@ -6,7 +6,7 @@ import { sniffProtocol } from './grpc/sniff';
 import type { Logger } from './log/logger';
 import { agentServices, registerTtrpc } from './service/services';
 import type { TypedHandler } from './service/typed';
-import { listenAddress, type Listener } from './transport/listen';
+import { listenAddress, type Listener, type PeerInfo } from './transport/listen';
 import { TtrpcServer } from './ttrpc/server';
 
 export interface RunningAgent {
@@ -31,12 +31,12 @@ export async function startAgent(config: AgentConfig, log: Logger, parts: AgentP
   const rpcLog = log.child({ subsystem: 'rpc' });
   const listeners: Listener[] = [];
   const addresses = config.serverAddr.split(',').map((a) => a.trim()).filter(Boolean);
-  const onConnection = (socket: Duplex, peer: object) => {
+  const onConnection = (socket: Duplex, peer: PeerInfo) => {
     rpcLog.debug('connection', { peer });
     socket.on('error', (err) => rpcLog.debug('connection error', { error: err }));
     sniffProtocol(
       socket,
-      (s) => ttrpc.serveConnection(s),
+      (s) => ttrpc.serveConnection(s, { clientsRestartAtStreamOne: peer.sharedByClients }),
       (s) => (grpcFace ? grpcFace.serve(s) : s.destroy()),
     );
   };

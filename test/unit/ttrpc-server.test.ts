@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code, encodeFrame, Flag, FrameType, MAX_PAYLOAD_BYTES, RpcError, TtrpcClient } from '../../agent/src/ttrpc';
 import { decodeResponse, encodeRequest } from '../../agent/src/ttrpc/messages';
@@ -109,6 +113,39 @@ describe('ttRPC server and client', () => {
     expect(byId.filter(([id, r]) => (id === 5 || id === 3) && r.status?.code === Code.INVALID_ARGUMENT)).toHaveLength(2);
     expect(byId.find(([id]) => id === 7)![1].payload.toString()).toBe('seven');
     raw.close();
+  });
+
+  it('on a stream shared by clients (virtio-serial), takes stream id 1 as a new client and cancels the old one', async () => {
+    fx = await echoServer();
+    const dir = mkdtempSync(path.join(tmpdir(), 'ttrpc-shared-'));
+    const sock = path.join(dir, 's.sock');
+    const listener = createServer((s) => fx!.server.serveConnection(s, { clientsRestartAtStreamOne: true }));
+    await new Promise<void>((r) => listener.listen(sock, r));
+    try {
+      const raw = await RawConnection.open(sock);
+      raw.write(rawRequest(1, 'Hang'));
+      raw.write(rawRequest(3, 'Echo', Buffer.from('old client')));
+      const [old] = await raw.waitFrames(1);
+      expect(decodeResponse(old!.payload).payload.toString()).toBe('old client');
+      expect(fx.server.activeCalls).toBe(1);
+      // The host reconnected: the guest sees the same byte stream, starting over at id 1.
+      raw.write(rawRequest(1, 'Echo', Buffer.from('new client')));
+      const [, fresh] = await raw.waitFrames(2);
+      expect(fresh!.streamId).toBe(1);
+      expect(decodeResponse(fresh!.payload).payload.toString()).toBe('new client');
+      expect(fx.server.activeCalls).toBe(0);
+      // Within one client, ids must still increase.
+      raw.write(rawRequest(3, 'Echo', Buffer.from('three')));
+      await raw.waitFrames(3);
+      raw.write(rawRequest(3, 'Echo', Buffer.from('reused')));
+      const frames = await raw.waitFrames(4);
+      expect(decodeResponse(frames[2]!.payload).payload.toString()).toBe('three');
+      expect(decodeResponse(frames[3]!.payload).status).toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('reused') });
+      raw.close();
+    } finally {
+      listener.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers RESOURCE_EXHAUSTED for a frame over 4 MiB and keeps the connection', async () => {

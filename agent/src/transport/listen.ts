@@ -8,6 +8,8 @@ export interface PeerInfo {
   /** vsock peer CID (2 = host), when the transport is vsock. */
   cid?: number;
   port?: number;
+  /** The stream outlives host connections (virtio-serial): see ConnectionOptions.clientsRestartAtStreamOne. */
+  sharedByClients?: boolean;
 }
 
 export type ConnectionHandler = (socket: Duplex, peer: PeerInfo) => void;

@@ -71,8 +71,8 @@ export class TtrpcServer {
   }
 
   /** Serves ttRPC on an already connected byte stream until it closes. */
-  serveConnection(socket: Duplex): void {
-    const conn = new ServerConnection(this, socket, () => this.connections.delete(conn));
+  serveConnection(socket: Duplex, opts: ConnectionOptions = {}): void {
+    const conn = new ServerConnection(this, socket, opts, () => this.connections.delete(conn));
     this.connections.add(conn);
   }
 
@@ -102,6 +102,15 @@ export class TtrpcServer {
   }
 }
 
+export interface ConnectionOptions {
+  /**
+   * The byte stream outlives the clients on it (a virtio-serial port: the guest sees no
+   * boundary when the host reconnects). A request on stream id 1 after later ids is then a new
+   * client: the old one's calls are cancelled and ids count afresh, instead of refusing id 1 as reused.
+   */
+  clientsRestartAtStreamOne?: boolean;
+}
+
 class ServerConnection {
   private readonly channel: Channel;
   private readonly calls = new Map<number, ActiveCall>();
@@ -112,6 +121,7 @@ class ServerConnection {
   constructor(
     private readonly server: TtrpcServer,
     socket: Duplex,
+    private readonly opts: ConnectionOptions,
     private readonly onGone: () => void,
   ) {
     this.channel = new Channel(
@@ -151,6 +161,10 @@ class ServerConnection {
     if (id % 2 !== 1) {
       this.sendStatus(id, Code.INVALID_ARGUMENT, `stream id ${id} is even: client-initiated streams use odd ids`);
       return false;
+    }
+    if (id === 1 && this.lastStreamId > 0 && this.opts.clientsRestartAtStreamOne) {
+      this.cancelAll(new RpcError(Code.CANCELLED, 'client reconnected'));
+      this.lastStreamId = 0;
     }
     if (id <= this.lastStreamId) {
       this.sendStatus(id, Code.INVALID_ARGUMENT, `stream id ${id} is reused or not increasing (last was ${this.lastStreamId})`);
@@ -226,18 +240,20 @@ class ServerConnection {
       const stream: ServerStream = {
         received: inbound,
         request: req.payload,
-        send: (msg) => this.sendStreamData(id, msg),
+        send: (msg) => this.sendStreamData(id, call, msg),
       };
       result = Promise.resolve().then(() => entry.handler(stream, ctx));
     }
+    // A call cancelled with its client may settle after a new client reused its id.
+    const current = () => this.calls.get(id) === call;
     result.then(
-      (payload) => this.finish(id, undefined, payload ?? undefined),
-      (err) => this.finish(id, statusFromError(err)),
+      (payload) => current() && this.finish(id, undefined, payload ?? undefined),
+      (err) => current() && this.finish(id, statusFromError(err)),
     );
   }
 
-  private async sendStreamData(id: number, msg: Uint8Array): Promise<void> {
-    if (!this.calls.has(id)) throw new RpcError(Code.CANCELLED, 'stream is no longer open');
+  private async sendStreamData(id: number, call: ActiveCall, msg: Uint8Array): Promise<void> {
+    if (this.calls.get(id) !== call) throw new RpcError(Code.CANCELLED, 'stream is no longer open');
     if (msg.length > this.server.options.maxMessageBytes) {
       throw new RpcError(Code.RESOURCE_EXHAUSTED, `stream message of ${msg.length} bytes exceeds the limit`);
     }
@@ -288,13 +304,18 @@ class ServerConnection {
   }
 
   private onClosed(): void {
-    const gone = new RpcError(Code.CANCELLED, 'client disconnected');
+    this.cancelAll(new RpcError(Code.CANCELLED, 'client disconnected'));
+    this.onGone();
+  }
+
+  /** Ends every running call without answering it: its client is gone. */
+  private cancelAll(gone: RpcError): void {
     for (const call of this.calls.values()) {
       if (call.timer) clearTimeout(call.timer);
       call.inbound?.end(gone);
       abortCall(call, gone);
     }
     this.calls.clear();
-    this.onGone();
+    this.throttle();
   }
 }
