@@ -1,116 +1,145 @@
-// agent-ctl: talk to a Kata agent from the host (like kata-agent-ctl).
-import { readFileSync } from 'node:fs';
-import { AgentClient, resolveMethod } from '../src/client/agent-client';
-import { AGENT_SERVICE, serviceMethods } from '../src/proto/schema';
+// agent-ctl: talk to a Kata agent from the host (like kata-agent-ctl). This file parses the
+// global options, picks the command and maps failures to exit codes; the commands live in
+// verbs/, one file per area.
 import { RpcError, codeName } from '../src/ttrpc/status';
+import { type Command, type CtlIo, usageLine, UsageError } from './command';
+import { AgentSession } from './session';
+import { attachCommands } from './verbs/attach';
+import { containerCommands } from './verbs/container';
+import { genericCommands } from './verbs/generic';
+import { guestCommands } from './verbs/guest';
+import { networkCommands } from './verbs/network';
+import { processCommands } from './verbs/process';
+import { runCommands } from './verbs/run';
+import { sandboxCommands } from './verbs/sandbox';
 
-const USAGE = `usage: agent-ctl [--addr ADDR] [--timeout SECONDS] COMMAND
+const GROUPS: Array<[title: string, commands: Command[]]> = [
+  ['generic', genericCommands],
+  ['sandbox', sandboxCommands],
+  ['containers', [...containerCommands, ...runCommands]],
+  ['processes (EXEC defaults to the init process)', processCommands],
+  ['network', networkCommands],
+  ['guest', guestCommands],
+  ['raw vports', attachCommands],
+];
+
+const COMMANDS = GROUPS.flatMap(([, commands]) => commands);
+
+const HEADER = `usage: agent-ctl [--addr ADDR] [--timeout SECONDS] COMMAND [ARGS]
   ADDR: unix:///path, unix://@name, vsock://CID:PORT, hvsock:///path/to/socket:PORT,
         serial:///path/to/qemu-chardev.sock   (default: $KATA_AGENT_ADDR)
-commands:
-  check                       grpc.Health/Check
-  version                     grpc.Health/Version
-  call METHOD [JSON|@FILE|-]  any method (e.g. CreateContainer, Health/Check) with a
-                              proto-JSON request; prints the reply as JSON
-  methods                     list the AgentService methods
-  logs [--follow]             read the agent's log vport (ADDR is e.g. vsock://3:1025)
-  console                     attach to the debug console vport (ADDR e.g. vsock://3:1026)`;
+  --timeout: deadline of each call (default 30); calls that wait on the guest (wait, read,
+        run, oom-event) have none unless it is given
+  Replies print as JSON with proto field names (64-bit integers as strings, enums by name).`;
 
-class UsageError extends Error {}
-
-function readJsonArg(arg: string | undefined): unknown {
-  const text = arg === undefined ? '{}' : arg === '-' ? readFileSync(0, 'utf8') : arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`bad JSON request: ${(err as Error).message}`);
+function usage(commands: Array<[string, Command[]]> = GROUPS): string {
+  const lines = [HEADER];
+  for (const [title, group] of commands) {
+    lines.push(`${title}:`);
+    for (const cmd of group) lines.push(`  ${usageLine(cmd)}`, `      ${cmd.summary}`);
   }
+  return lines.join('\n');
 }
 
-export async function run(argv: string[], out: (s: string) => void = (s) => void process.stdout.write(s)): Promise<number> {
-  let addr = process.env.KATA_AGENT_ADDR;
-  let timeoutMs = 30_000;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--addr') addr = argv[++i];
-    else if (a === '--timeout') timeoutMs = Number(argv[++i]) * 1000;
-    else if (a === '-h' || a === '--help') {
-      out(USAGE + '\n');
-      return 0;
-    } else rest.push(a);
+/** The command whose words start `args` (the longest such), and the arguments after them. */
+function findCommand(args: string[]): { command: Command; argv: string[] } {
+  let best: Command | undefined;
+  for (const cmd of COMMANDS) {
+    if (cmd.words.every((w, i) => args[i] === w) && (!best || cmd.words.length > best.words.length)) best = cmd;
   }
-  const [command, ...args] = rest;
-  if (!command) throw new UsageError(USAGE);
-  if (command === 'methods') {
-    for (const m of serviceMethods(AGENT_SERVICE)) out(`${m.method}\t${m.requestType.name} -> ${m.responseType.name}\n`);
-    return 0;
+  if (best) return { command: best, argv: args.slice(best.words.length) };
+  // An area word with a missing or wrong sub-command: list that area's commands.
+  for (let depth = Math.min(args.length, 2); depth >= 1; depth--) {
+    const prefix = args.slice(0, depth);
+    const area = COMMANDS.filter((c) => c.words.length > depth && prefix.every((w, i) => c.words[i] === w));
+    if (area.length > 0) {
+      const what = args[depth] === undefined ? `missing ${prefix.join(' ')} command` : `unknown ${prefix.join(' ')} command "${args[depth]}"`;
+      throw new UsageError(`${what}; one of:\n${area.map((c) => `  agent-ctl ${usageLine(c)}`).join('\n')}`);
+    }
   }
-  if (command === 'logs' || command === 'console') {
-    if (!addr) throw new UsageError('no address: give --addr');
-    return attachStream(addr, command === 'console', args.includes('--follow') || command === 'console', timeoutMs);
-  }
-  let method: string;
-  let request: unknown = {};
-  if (command === 'check') method = 'Health/Check';
-  else if (command === 'version') method = 'Health/Version';
-  else if (command === 'call') {
-    if (!args[0]) throw new UsageError('call needs a METHOD');
-    method = args[0];
-    resolveMethod(method); // unknown names fail before connecting
-    request = readJsonArg(args[1]);
-  } else throw new UsageError(`unknown command "${command}"\n${USAGE}`);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout needs a positive number of seconds');
-  if (!addr) throw new UsageError('no agent address: give --addr or set KATA_AGENT_ADDR');
-
-  const client = await AgentClient.connect(addr, { timeoutMs: Math.min(timeoutMs, 10_000) });
-  try {
-    const reply = await client.requestJson(method, request, { timeoutMs });
-    out(JSON.stringify(reply, null, 2) + '\n');
-    return 0;
-  } finally {
-    client.close();
-  }
+  throw new UsageError(`unknown command "${args[0]}" (agent-ctl --help lists them)`);
 }
 
-// Raw byte streams: the log vport (read only) and the debug console (both ways).
-async function attachStream(addr: string, interactive: boolean, follow: boolean, timeoutMs: number): Promise<number> {
-  const { dial } = await import('../src/transport/dial');
-  const socket = await dial(addr, { timeoutMs: Math.min(timeoutMs, 10_000) });
-  socket.pipe(process.stdout);
-  if (interactive) {
-    if (process.stdin.isTTY) process.stdin.setRawMode(true);
-    process.stdin.pipe(socket);
-  }
-  return new Promise((resolve) => {
-    // Without --follow, stop once the backlog has been read (the agent keeps the stream open).
-    let idle: NodeJS.Timeout | undefined;
-    const bump = () => {
-      if (follow) return;
-      clearTimeout(idle);
-      idle = setTimeout(() => socket.destroy(), 500);
+interface GlobalOptions {
+  addr: string | undefined;
+  timeoutMs: number;
+  explicitTimeout: boolean;
+  help: boolean;
+  rest: string[];
+}
+
+/** Options before the command; the command's own options (rm --timeout) come after it. */
+function parseGlobalOptions(argv: string[]): GlobalOptions {
+  const opts: GlobalOptions = { addr: process.env.KATA_AGENT_ADDR, timeoutMs: 30_000, explicitTimeout: false, help: false, rest: [] };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const [name, inline] = argv[i]!.startsWith('--') && argv[i]!.includes('=') ? argv[i]!.split(/=(.*)/s, 2) : [argv[i]!, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      return v;
     };
-    socket.on('data', bump);
-    bump();
-    socket.on('close', () => {
-      clearTimeout(idle);
-      if (interactive && process.stdin.isTTY) process.stdin.setRawMode(false);
-      process.stdin.unpipe(socket);
-      process.stdin.pause();
-      resolve(0);
-    });
-    socket.on('error', () => undefined);
-  });
+    if (name === '--addr') opts.addr = value();
+    else if (name === '--timeout') {
+      const seconds = Number(value());
+      if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('--timeout needs a positive number of seconds');
+      opts.timeoutMs = seconds * 1000;
+      opts.explicitTimeout = true;
+    } else if (name === '-h' || name === '--help') opts.help = true;
+    else if (name!.startsWith('-')) throw new UsageError(`unknown option "${name}" before the command (agent-ctl --help lists them)`);
+    else break;
+  }
+  opts.rest = argv.slice(i);
+  return opts;
 }
 
-const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('agent-ctl.js');
+function processIo(): CtlIo {
+  return {
+    stdout: (chunk) => void process.stdout.write(chunk),
+    stderr: (chunk) => void process.stderr.write(chunk),
+    stdin: process.stdin,
+  };
+}
+
+/**
+ * Runs one agent-ctl command line and returns the exit code: 0 done, 1 the call failed,
+ * 2 wrong usage; `run` returns the container's exit code. Errors go to io.stderr.
+ */
+export async function run(argv: string[], io: Partial<CtlIo> = {}): Promise<number> {
+  const ctlIo: CtlIo = { ...processIo(), ...io };
+  let session: AgentSession | undefined;
+  try {
+    const global = parseGlobalOptions(argv);
+    if (global.rest[0] === 'help') global.help = true;
+    if (global.help || global.rest.length === 0) {
+      if (!global.help) throw new UsageError(usage());
+      ctlIo.stdout(`${usage()}\n`);
+      return 0;
+    }
+    const { command, argv: commandArgv } = findCommand(global.rest);
+    const own = commandArgv.indexOf('--') < 0 ? commandArgv : commandArgv.slice(0, commandArgv.indexOf('--'));
+    if (command.words[0] !== 'call' && (own.includes('-h') || own.includes('--help'))) {
+      ctlIo.stdout(`usage: agent-ctl ${usageLine(command)}\n  ${command.summary}\n`);
+      return 0;
+    }
+    session = new AgentSession({ addr: global.addr, timeoutMs: global.timeoutMs, explicitTimeout: global.explicitTimeout });
+    return await command.run({ argv: commandArgv, io: ctlIo, session, addr: global.addr, timeoutMs: global.timeoutMs });
+  } catch (err) {
+    if (err instanceof RpcError) ctlIo.stderr(`agent-ctl: ${codeName(err.code)}: ${err.message}\n`);
+    else ctlIo.stderr(`agent-ctl: ${(err as Error).message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  } finally {
+    session?.close();
+  }
+}
+
+// By the script's name, not import.meta.url: in any bundle that includes this file (tests,
+// tools) import.meta.url is that bundle's own, and run() must not start on import there.
+const isMain = /(^|\/)agent-ctl(\.[cm]?[jt]s)?$/.test(process.argv[1] ?? '');
 if (isMain) {
-  run(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (err: unknown) => {
-      if (err instanceof RpcError) process.stderr.write(`agent-ctl: ${codeName(err.code)}: ${err.message}\n`);
-      else process.stderr.write(`agent-ctl: ${(err as Error).message}\n`);
-      process.exitCode = err instanceof UsageError ? 2 : 1;
-    },
-  );
+  void run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    // stdin may still be open (a --stdin pump whose process exited): do not wait for it.
+    process.stdin.destroy();
+  });
 }

@@ -1,0 +1,57 @@
+// One connection to the agent per agent-ctl run, opened on the first call, with the deadlines
+// the CLI applies: --timeout for ordinary calls; calls that wait on the guest (WaitProcess,
+// Read*, GetOOMEvent) have none unless --timeout was given, since a process may run for hours.
+import { AgentClient, type Message, resolveMethod } from '../src/client/agent-client';
+import { messageToJson } from '../src/proto/schema';
+import { UsageError } from './command';
+
+export interface SessionOptions {
+  addr: string | undefined;
+  timeoutMs: number;
+  /** Whether --timeout was given (then it bounds the blocking calls too). */
+  explicitTimeout: boolean;
+}
+
+export interface RequestOptions {
+  /** The call waits on the guest (a process exit, output, an OOM): no default deadline. */
+  blocking?: boolean;
+}
+
+export class AgentSession {
+  #client: Promise<AgentClient> | undefined;
+
+  constructor(readonly opts: SessionOptions) {}
+
+  client(): Promise<AgentClient> {
+    if (!this.#client) {
+      const { addr, timeoutMs } = this.opts;
+      if (!addr) throw new UsageError('no agent address: give --addr or set KATA_AGENT_ADDR');
+      this.#client = AgentClient.connect(addr, { timeoutMs: Math.min(timeoutMs, 10_000) });
+    }
+    return this.#client;
+  }
+
+  #deadline(opts: RequestOptions): number {
+    return opts.blocking && !this.opts.explicitTimeout ? 0 : this.opts.timeoutMs;
+  }
+
+  /** Request and reply in handler shape: proto field names, 64-bit as strings, bytes as Buffers. */
+  async request<T extends Message = Message>(method: string, req: Message = {}, opts: RequestOptions = {}): Promise<T> {
+    const client = await this.client();
+    return client.request<T>(method, req, { timeoutMs: this.#deadline(opts) });
+  }
+
+  /** Same request; the reply as proto-JSON (defaults left out, bytes as base64), for printing. */
+  async requestJson(method: string, req: Message = {}, opts: RequestOptions = {}): Promise<Message> {
+    const reply = await this.request(method, req, opts);
+    return messageToJson(resolveMethod(method).responseType, reply);
+  }
+
+  close(): void {
+    if (!this.#client) return;
+    this.#client.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+  }
+}
