@@ -14,20 +14,30 @@ interface PendingWrite {
   done: (err?: Error | null) => void;
 }
 
-export interface FdStreamOptions extends Pick<DuplexOptions, 'allowHalfOpen' | 'highWaterMark'> {}
+export interface FdStreamOptions extends Pick<DuplexOptions, 'allowHalfOpen' | 'highWaterMark'> {
+  /**
+   * Default true: the stream owns the fd and closes it when destroyed. false: the fd stays open
+   * for the caller, who serves it with one stream after another (a virtio-serial port, whose
+   * close would drop input the host already sent).
+   */
+  ownsFd?: boolean;
+}
 
 export class FdStream extends Duplex {
-  /** The fd, owned by the stream: closed when the stream is destroyed. */
+  /** The fd; closed when the stream is destroyed unless `ownsFd: false` was given. */
   readonly fd: number;
+  readonly #ownsFd: boolean;
   #watch: FdWatch;
   #wantRead = false;
   #pending: PendingWrite | null = null;
 
   constructor(fd: number, options: FdStreamOptions = {}) {
     // Like net.Socket: the end of input ends our output too, unless half-open is asked for.
-    super({ allowHalfOpen: false, readableHighWaterMark: READ_CHUNK, ...options });
+    const { ownsFd = true, ...duplexOptions } = options;
+    super({ allowHalfOpen: false, readableHighWaterMark: READ_CHUNK, ...duplexOptions });
     native().setNonBlocking(fd);
     this.fd = fd;
+    this.#ownsFd = ownsFd;
     this.#watch = new FdWatch(
       fd,
       (ready) => {
@@ -117,7 +127,7 @@ export class FdStream extends Duplex {
     const pending = this.#pending;
     this.#pending = null;
     try {
-      native().closeFd(this.fd);
+      if (this.#ownsFd) native().closeFd(this.fd);
     } catch (closeErr) {
       err ??= closeErr as Error;
     }
