@@ -39,94 +39,22 @@ ctl check
 ctl version
 ctl call GetGuestDetails '{"mem_block_size": true}'
 
-# Requests as a Kata runtime fills them (proto field names), written to files for `call @FILE`.
-req=out/requests
-mkdir -p "$req"
-cat >"$req/create-sandbox.json" <<EOF
-{
-  "hostname": "dev-pod",
-  "dns": ["nameserver 10.0.2.3"],
-  "storages": [
-    {"driver": "ephemeral", "source": "shm", "fstype": "tmpfs",
-     "options": ["noexec", "nosuid", "nodev", "mode=1777", "size=67108864"],
-     "mount_point": "/run/kata-containers/sandbox/shm"}
-  ],
-  "sandbox_id": "dev"
-}
-EOF
-rootfs=/run/kata-containers/shared/containers/$CID
-cat >"$req/create-container.json" <<EOF
-{
-  "container_id": "$CID",
-  "exec_id": "$CID",
-  "storages": [
-    {"driver": "blk", "source": "$DISK_PCI_PATH", "fstype": "ext4", "mount_point": "$rootfs"}
-  ],
-  "OCI": {
-    "Version": "1.0.2",
-    "Hostname": "dev-pod",
-    "Root": {"Path": "$rootfs"},
-    "Process": {
-      "Args": ["sh", "-c", "cat /etc/motd; echo \"hostname: \$(hostname)  kernel: \$(uname -r)  pid: \$\$\"; echo \"cgroup: \$(cat /proc/self/cgroup)\"; echo waiting for stdin to close; read line; echo bye"],
-      "Env": ["PATH=/bin", "HOME=/"],
-      "Cwd": "/",
-      "User": {"UID": 0, "GID": 0}
-    },
-    "Mounts": [
-      {"destination": "/proc", "source": "proc", "type": "proc", "options": ["nosuid", "noexec", "nodev"]},
-      {"destination": "/dev", "source": "tmpfs", "type": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-      {"destination": "/dev/pts", "source": "devpts", "type": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-      {"destination": "/sys", "source": "sysfs", "type": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-      {"destination": "/dev/shm", "source": "/run/kata-containers/sandbox/shm", "type": "bind", "options": ["rbind", "rprivate", "rw"]}
-    ],
-    "Linux": {
-      "Namespaces": [{"Type": "pid"}, {"Type": "ipc"}, {"Type": "uts"}, {"Type": "mount"}],
-      "CgroupsPath": "/kubepods/$CID"
-    }
-  }
-}
-EOF
-cat >"$req/exec-ps.json" <<EOF
-{
-  "container_id": "$CID",
-  "exec_id": "ps",
-  "process": {"Args": ["ps", "-o", "pid,args"], "Env": ["PATH=/bin"], "Cwd": "/", "User": {"UID": 0, "GID": 0}}
-}
-EOF
-echo "{\"container_id\": \"$CID\"}" >"$req/container.json"
-for exec in "$CID" ps; do
-  echo "{\"container_id\": \"$CID\", \"exec_id\": \"$exec\", \"len\": 65536}" >"$req/read-$exec.json"
-  echo "{\"container_id\": \"$CID\", \"exec_id\": \"$exec\"}" >"$req/process-$exec.json"
-done
-echo "{\"container_id\": \"$CID\", \"timeout\": 30}" >"$req/remove-container.json"
-
-# ReadStdout until the agent's empty reply (EOF), the bytes (base64 in proto-JSON) to the terminal.
-decode='const r = JSON.parse(require("fs").readFileSync(0, "utf8")); if (!r.data) process.exit(3); process.stdout.write(Buffer.from(r.data, "base64"));'
-read_stdout() {
-  local rc
-  while :; do
-    rc=0
-    ctl call ReadStdout "@$req/read-$1.json" | node -e "$decode" || rc=$?
-    ((rc == 0)) || break
-  done
-  ((rc == 3)) || { echo "ReadStdout $1 failed ($rc)" >&2; return 1; }
-}
-exit_status() { ctl call WaitProcess "@$req/process-$1.json" | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).status ?? 0'; }
-
-echo "== CreateSandbox, CreateContainer (rootfs: virtio-blk disk at PCI path $DISK_PCI_PATH), StartContainer"
-ctl call CreateSandbox "@$req/create-sandbox.json"
-ctl call CreateContainer "@$req/create-container.json"
-ctl call StartContainer "@$req/container.json"
+# The container flow with agent-ctl's verbs; each sends the request a Kata runtime sends
+# (`call METHOD JSON` sends any request as written; test/vm/container-vm.test.ts does that).
+echo "== CreateSandbox"
+ctl sandbox create --id dev --hostname dev-pod --dns 10.0.2.3 --shared-fs none
+echo "== CreateContainer (rootfs: the virtio-blk disk at PCI path $DISK_PCI_PATH), StartContainer"
+ctl container create --id "$CID" --rootfs-blk "$DISK_PCI_PATH:ext4" -- \
+  sh -c 'cat /etc/motd; echo "hostname: $(hostname)  kernel: $(uname -r)  pid: $$"; echo "cgroup: $(cat /proc/self/cgroup)"; read line; echo "bye ($line)"'
+ctl container start "$CID"
 echo "== ExecProcess ps in the container:"
-ctl call ExecProcess "@$req/exec-ps.json"
-read_stdout ps
-echo "== exec exit status: $(exit_status ps)"
-ctl call CloseStdin "@$req/process-$CID.json"
+ctl exec "$CID" --exec-id ps --wait -- ps -o pid,args
 echo "== container output:"
-read_stdout "$CID"
-echo "== container exit status: $(exit_status "$CID")"
-ctl call RemoveContainer "@$req/remove-container.json"
-ctl call DestroySandbox '{}'
+ctl write-stdin "$CID" --data $'stdin closed\n' --close
+ctl read "$CID"
+echo "== container exit status: $(ctl wait "$CID")"
+ctl container rm "$CID" --timeout 30
+ctl sandbox destroy
 wait "$boot"
 trap - EXIT
 echo "== guest powered off; console log in out/console.log"

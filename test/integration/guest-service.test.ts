@@ -68,6 +68,8 @@ describe('guest handlers over ttRPC', () => {
     const d = await client.request('GetGuestDetails', { mem_block_size: true, mem_hotplug_probe: true });
     expect(d).toMatchObject({ mem_block_size_bytes: '134217728', support_mem_hotplug_probe: true, agent_details: { init_daemon: false, extra_features: [] } });
     expect((d.agent_details as { storage_handlers: string[] }).storage_handlers).toContain('virtio-fs');
+    // image_guest_pull is known (it answers UNIMPLEMENTED) but not advertised as a handler.
+    expect((d.agent_details as { storage_handlers: string[] }).storage_handlers).not.toContain('image_guest_pull');
   });
 
   it('OnlineCPUMem (wait) onlines CPUs and memory; MemHotplugByProbe writes the probe file', async () => {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AGENT_VERSION } from '../service/health';
-import { defaultDrivers } from '../storage';
+import { defaultDrivers, REFUSING_DRIVERS } from '../storage';
 import { Code, RpcError } from '../ttrpc/status';
 
 export interface GuestDetailsOptions {
@@ -69,7 +69,7 @@ export function guestDetails(request: { mem_block_size?: boolean; mem_hotplug_pr
       version: AGENT_VERSION,
       init_daemon: opts.initDaemon ?? process.pid === 1,
       device_handlers: [...(opts.deviceHandlers ?? [])],
-      storage_handlers: Object.keys(defaultDrivers()),
+      storage_handlers: Object.keys(defaultDrivers()).filter((name) => !REFUSING_DRIVERS.has(name)),
       supports_seccomp: kernelSupportsSeccomp(procRoot),
       extra_features: [],
     },

@@ -2,5 +2,5 @@
 export { StorageManager, type StorageManagerConfig } from './manager';
 export type { CheckedStorage, DriverContext, StorageDriver, StorageHandle } from './driver';
 export type { StorageManagerApi, StorageManagerOptions, StorageSpec } from './types';
-export { defaultDrivers } from './drivers';
+export { defaultDrivers, REFUSING_DRIVERS } from './drivers';
 export { parseMountOptions, type MountOptions } from './mount-options';

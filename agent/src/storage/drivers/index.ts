@@ -12,6 +12,9 @@ import { virtioBlkDriver } from './virtio-blk';
 import { virtioFsDriver } from './virtio-fs';
 import { watchableBindDriver } from './watchable-bind';
 
+/** Drivers that only answer UNIMPLEMENTED: known by name, not advertised in GetGuestDetails. */
+export const REFUSING_DRIVERS = new Set(['image_guest_pull']);
+
 export function defaultDrivers(): Record<string, StorageDriver> {
   return {
     'virtio-fs': virtioFsDriver,
