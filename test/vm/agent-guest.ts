@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildImage } from '../../image-builder/src/image';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
-import { bootVm, type BootOptions, type VmHandle } from '../../image-builder/src/qemu';
+import { bootVm, type BootMedia, type BootOptions, type VmHandle } from '../../image-builder/src/qemu';
 import { buildRootfs } from '../../image-builder/src/rootfs/build-rootfs';
 
 /** vsock for a Kata host, plus the virtio-serial port this machine's QEMU offers (no vhost-vsock). */
@@ -30,12 +30,15 @@ export interface AgentBootOptions extends Partial<Omit<BootOptions, 'kernel' | '
   readyTimeoutMs?: number;
 }
 
-/** Boots the image with the agent as PID 1 and the debug console on; resolves once the agent is ready. */
-export async function bootAgent(kernel: KernelArtifacts, image: string, opts: AgentBootOptions = {}): Promise<VmHandle> {
+/**
+ * Boots with the agent as PID 1 and the debug console on; resolves once the agent is ready.
+ * `media` is a DAX image path, or any boot media (an initrd).
+ */
+export async function bootAgent(kernel: KernelArtifacts, media: string | BootMedia, opts: AgentBootOptions = {}): Promise<VmHandle> {
   const { readyTimeoutMs = 60_000, extraCmdline = [], ...rest } = opts;
   const vm = await bootVm({
     kernel: kernel.vmlinux,
-    media: { kind: 'image', image, attach: 'nvdimm' },
+    media: typeof media === 'string' ? { kind: 'image', image: media, attach: 'nvdimm' } : media,
     accel: 'tcg',
     agentChannel: 'serial',
     timeoutMs: 120_000,

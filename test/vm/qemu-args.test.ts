@@ -1,6 +1,7 @@
 // The QEMU command line per boot mode: what Kata's runtime and our guest rely on.
 import { describe, expect, it } from 'vitest';
 import type { BootOptions } from '../../image-builder/src/qemu/boot-options';
+import { parseHostTscKhz } from '../../image-builder/src/qemu/host-tsc';
 import { qemuArgs } from '../../image-builder/src/qemu/qemu-args';
 
 const base: BootOptions = { kernel: '/k/bzImage', media: { kind: 'initrd', initrd: '/i.cpio.gz' } };
@@ -10,7 +11,7 @@ function valueAfter(args: string[], flag: string): string[] {
 }
 
 describe('qemuArgs', () => {
-  it('boots an initrd on microvm (no ACPI under TCG) with virtio-mmio devices and the agent port on a unix socket', () => {
+  it('boots an initrd on microvm (no ACPI under TCG without the host TSC rate) with virtio-mmio devices and the agent port on a unix socket', () => {
     const args = qemuArgs({ opts: base, accel: 'tcg', machine: 'microvm', channel: { kind: 'serial', socketPath: '/t/a.sock' } });
     expect(valueAfter(args, '-M')).toEqual(['microvm,accel=tcg,acpi=off']);
     expect(valueAfter(args, '-initrd')).toEqual(['/i.cpio.gz']);
@@ -46,6 +47,23 @@ describe('qemuArgs', () => {
     expect(cmdline).toContain('root=/dev/pmem0p1');
     expect(cmdline).toContain('rootflags=dax,data=ordered,errors=remount-ro');
     expect(cmdline.split(' ')).toContain('ro');
+  });
+
+  it('keeps ACPI on microvm under TCG when the host TSC rate is known, and tells the guest that rate', () => {
+    const args = qemuArgs({ opts: base, accel: 'tcg', machine: 'microvm', channel: { kind: 'none' }, hostTscKhz: 2596130 });
+    expect(valueAfter(args, '-M')).toEqual(['microvm,accel=tcg']);
+    const cmdline = valueAfter(args, '-append')[0]!.split(' ');
+    expect(cmdline).toContain('tsc_early_khz=2596130');
+    expect(cmdline).toContain('reboot=t');
+    // Only TCG needs it: under KVM the guest has kvmclock.
+    const kvm = qemuArgs({ opts: base, accel: 'kvm', machine: 'microvm', channel: { kind: 'none' }, hostTscKhz: 2596130 });
+    expect(valueAfter(kvm, '-append')[0]).not.toContain('tsc_early_khz');
+  });
+
+  it('reads the host TSC rate from /proc/cpuinfo bogomips (2 x MHz), not from the cpufreq-driven cpu MHz', () => {
+    expect(parseHostTscKhz('processor\t: 0\ncpu MHz\t\t: 1200.000\nbogomips\t: 5192.26\n')).toBe(2596130);
+    expect(parseHostTscKhz('processor : 0\nBogoMIPS : 50.00\n')).toBeUndefined(); // arm64 spells it differently
+    expect(parseHostTscKhz('')).toBeUndefined();
   });
 
   it('puts the image on virtio-blk as /dev/vda1 and uses vhost-vsock when asked', () => {

@@ -31,16 +31,16 @@ export async function bulkSegment(
   files: FileMember[], compression: InitrdCompression, level: number, mtime: number, cacheDir: string, progress: Progress,
 ): Promise<{ path: string; uncompressedBytes: number; cached: boolean }> {
   const key = createHash('sha256').update(JSON.stringify({ format: 'kata-initrd-bulk-1', compression, level, mtime }));
-  let uncompressedBytes = 0;
   for (const f of files) {
-    key.update(`${f.name}\0${f.mode}\0${f.size}\0${await sha256Of(f.hostPath)}\n`);
-    uncompressedBytes += f.size;
+    // Appended only for hard links, so the keys of segments cached before stay valid.
+    const link = f.hardLink ? `\0link=${f.hardLink.group}/${f.hardLink.names}` : '';
+    key.update(`${f.name}\0${f.mode}\0${f.size}\0${await sha256Of(f.hostPath)}${link}\n`);
   }
   const file = path.join(cacheDir, 'initrd-segments', `${key.digest('hex').slice(0, 32)}.${compression}`);
   const existing = await stat(file).catch(() => undefined);
   if (existing?.isFile()) {
     progress(`initrd: reusing the compressed segment of ${files.length} large files (${path.basename(file)})`);
-    return { path: file, uncompressedBytes: await cpioSizeOf(files), cached: true };
+    return { path: file, uncompressedBytes: cpioSizeOf(files), cached: true };
   }
   await mkdir(path.dirname(file), { recursive: true });
   progress(`initrd: compressing ${files.length} large files once (${files.map((f) => f.name).join(', ')}); later builds reuse them`);
@@ -54,10 +54,20 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Size of the uncompressed segment, computed without re-reading it: headers, names, data, padding. */
-async function cpioSizeOf(files: FileMember[]): Promise<number> {
+/**
+ * Size of the uncompressed segment, computed without re-reading it: headers, names, data (once
+ * per hard-linked file, with its last name), padding.
+ */
+function cpioSizeOf(files: FileMember[]): number {
   const pad4 = (n: number) => Math.ceil(n / 4) * 4;
+  const namesLeft = new Map<string, number>();
   let total = 0;
-  for (const f of files) total += pad4(110 + Buffer.byteLength(f.name) + 1) + pad4(f.size);
+  for (const f of files) {
+    total += pad4(110 + Buffer.byteLength(f.name) + 1);
+    const link = f.hardLink;
+    const left = link ? (namesLeft.get(link.group) ?? link.names) - 1 : 0;
+    if (link) namesLeft.set(link.group, left);
+    if (left === 0) total += pad4(f.size);
+  }
   return total + pad4(110 + 'TRAILER!!!'.length + 1);
 }

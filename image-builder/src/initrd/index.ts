@@ -9,6 +9,7 @@ import { walkTree, type TreeEntry } from '../rootfs/walk';
 import { sourceDateEpoch } from '../rootfs/source-date-epoch';
 import { bulkSegment, isBulkFile } from './bulk-segment';
 import type { InitrdCompression } from './compressed-output';
+import { groupHardLinks } from './hard-links';
 import { writeCompressedArchive } from './write-archive';
 
 export type { InitrdCompression } from './compressed-output';
@@ -52,7 +53,8 @@ const CONSOLE_NODE: CpioMember = { kind: 'chardev', name: 'dev/console', mode: 0
  * Packs a rootfs tree into a reproducible newc cpio initrd: the same tree, epoch, compression and
  * level give the same bytes. With the segment cache, the file is two compressed archives back to
  * back (the kernel unpacks them in turn): first everything small (and every directory), then the
- * large files.
+ * large files. A file with several names in the tree is stored once (newc hard links); all its
+ * names have the same size, so they land in the same segment.
  */
 export async function buildInitrd(options: BuildInitrdOptions): Promise<InitrdResult> {
   const compression = options.compression ?? 'zstd';
@@ -61,7 +63,7 @@ export async function buildInitrd(options: BuildInitrdOptions): Promise<InitrdRe
   const progress = options.progress ?? silentProgress;
   const cacheDir = options.segmentCacheDir === undefined ? defaultCacheDir() : options.segmentCacheDir;
 
-  const members = toCpioMembers(await walkTree(options.rootfsDir));
+  const members = await groupHardLinks(toCpioMembers(await walkTree(options.rootfsDir)));
   const bulk = cacheDir === false ? [] : members.filter(isBulkFile);
   const rest = members.filter((m) => !bulk.includes(m as never));
   progress(`initrd: ${members.length} entries, ${compression} level ${level} -> ${options.output}`);

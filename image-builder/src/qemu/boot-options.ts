@@ -42,9 +42,10 @@ export interface BootOptions {
   media: BootMedia;
   /**
    * Default q35 (Kata's machine): full ACPI gives the guest timers, power-off and the NFIT nvdimm
-   * needs. microvm has no nvdimm; under TCG its hardware-reduced ACPI leaves Linux no clock to
-   * calibrate against (the boot hangs), so there it runs with acpi=off, where the guest cannot
-   * power off: its halt ends the run (see VmExit.shutdown).
+   * needs. microvm has no nvdimm; under TCG it has only the PIT to calibrate the TSC against,
+   * which fails on a busy host (the boot hangs), so the guest is told the host's TSC rate
+   * (tsc_early_khz=, see host-tsc.ts); should that be unknown, it runs with acpi=off, where the
+   * guest cannot power off: its halt ends the run (see VmExit.shutdown).
    */
   machine?: 'microvm' | 'q35';
   /** Default: probe KVM once per process, fall back to TCG. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { resolveAccel } from './accel';
 import type { Accel, BootOptions } from './boot-options';
 import { ConsoleLines } from './console-log';
+import { hostTscKhz } from './host-tsc';
 import { qemuArgs, type ResolvedBoot } from './qemu-args';
 import { QmpMonitor } from './qmp';
 
@@ -110,7 +111,11 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   const socketDir = await mkdtemp(join(tmpdir(), 'kata-vm-'));
   const channel = chooseChannel(opts, socketDir);
   const monitor = opts.qmp ? await QmpMonitor.listen(join(socketDir, 'qmp.sock')) : undefined;
-  const args = qemuArgs({ opts, accel, machine, channel, imageBytes, qmpSocketPath: opts.qmp ? join(socketDir, 'qmp.sock') : undefined });
+  const args = qemuArgs({
+    opts, accel, machine, channel, imageBytes,
+    qmpSocketPath: opts.qmp ? join(socketDir, 'qmp.sock') : undefined,
+    hostTscKhz: machine === 'microvm' && accel === 'tcg' ? await hostTscKhz() : undefined,
+  });
   const useSetpriv = existsSync('/usr/bin/setpriv');
   const command = useSetpriv ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', qemu, ...args] : [qemu, ...args];
 

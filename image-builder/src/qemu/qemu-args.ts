@@ -14,6 +14,8 @@ export interface ResolvedBoot {
   imageBytes?: number;
   /** Unix socket a QmpMonitor listens on; QEMU's monitor connects to it. */
   qmpSocketPath?: string;
+  /** The host's TSC rate (see host-tsc.ts): lets microvm under TCG keep ACPI, hence power-off. */
+  hostTscKhz?: number;
 }
 
 /** The virtio-serial port name Kata's runtime uses for the agent when there is no vsock. */
@@ -34,8 +36,12 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
   const nvdimm = media.kind === 'image' && media.attach === 'nvdimm';
   const extraCmdline: string[] = [];
   if (machine === 'microvm') {
-    args.push('-M', `microvm,accel=${accel}${accel === 'tcg' ? ',acpi=off' : ''}`);
-    // Without ACPI and without an i8042, only a triple fault restarts (and -no-reboot exits).
+    // Under TCG the guest gets the TSC rate from us (its PIT calibration fails under load); if we
+    // cannot tell it, the older fallback: acpi=off, where the guest cannot power off (it halts).
+    const acpiOff = accel === 'tcg' && boot.hostTscKhz === undefined;
+    args.push('-M', `microvm,accel=${accel}${acpiOff ? ',acpi=off' : ''}`);
+    if (accel === 'tcg' && !acpiOff) extraCmdline.push(`tsc_early_khz=${boot.hostTscKhz}`);
+    // No i8042 to restart through: a triple fault does (and -no-reboot exits).
     if (accel === 'tcg') extraCmdline.push('reboot=t');
   } else {
     args.push('-M', `q35,accel=${accel}${nvdimm ? ',nvdimm=on' : ''}`);
