@@ -2,6 +2,7 @@
 // with node from the repository root, passing the remaining arguments through.
 //   node bench/run.mjs boot  [--rounds N] [--accel auto|kvm|tcg] [--initrd F] [--image F --ready RE]
 //   node bench/run.mjs image [--init agent|test-shell] [--zstd-level N] [--skip-zstd]
+//   node bench/run.mjs container [--rounds N] [--mb N]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,6 +25,8 @@ await build({
   target: 'node20',
   format: 'esm',
   packages: 'external',
+  // the agent's schema (through the client) imports its .proto files as text, as in the agent build
+  loader: { '.proto': 'text' },
   logLevel: 'warning',
 });
 const child = spawn(process.execPath, [outfile, ...args], { stdio: 'inherit', cwd: root });

@@ -100,6 +100,32 @@ static napi_value set_pipe_size(napi_env env, napi_callback_info info) {
   return kn_int(env, got);
 }
 
+// getPipeSize(fd) -> the pipe's capacity in bytes (F_GETPIPE_SZ).
+static napi_value get_pipe_size(napi_env env, napi_callback_info info) {
+  kn_args a;
+  int32_t fd;
+  if (!kn_get_args(env, info, &a, 1, "getPipeSize") || !kn_arg_int32(env, a.argv[0], &fd, "fd")) return NULL;
+  int got = fcntl(fd, F_GETPIPE_SZ);
+  if (got < 0) { kn_throw_errno(env, errno, "fcntl", "F_GETPIPE_SZ on fd %d", fd); return NULL; }
+  return kn_int(env, got);
+}
+
+// createPipe() -> {read, write}: a close-on-exec pipe, so container stdio are real pipes whose
+// size agent.container_pipe_size can set (libuv's 'pipe' stdio are socket pairs).
+static napi_value create_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) { kn_throw_errno(env, errno, "pipe2", "create a pipe"); return NULL; }
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok || !kn_set_int(env, obj, "read", fds[0]) || !kn_set_int(env, obj, "write", fds[1])) {
+    close(fds[0]);
+    close(fds[1]);
+    kn_throw_napi_failure(env, "createPipe result");
+    return NULL;
+  }
+  return obj;
+}
+
 napi_status kn_init_guest_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"setTimeOfDay", NULL, set_time_of_day, NULL, NULL, NULL, napi_default, NULL},
@@ -107,6 +133,8 @@ napi_status kn_init_guest_ops(napi_env env, napi_value exports) {
       {"swapOn", NULL, swap_on, NULL, NULL, NULL, napi_default, NULL},
       {"swapOff", NULL, swap_off, NULL, NULL, NULL, napi_default, NULL},
       {"setPipeSize", NULL, set_pipe_size, NULL, NULL, NULL, napi_default, NULL},
+      {"getPipeSize", NULL, get_pipe_size, NULL, NULL, NULL, napi_default, NULL},
+      {"createPipe", NULL, create_pipe, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_status s = napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   if (s != napi_ok) return s;

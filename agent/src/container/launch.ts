@@ -1,5 +1,5 @@
 // Starting a container's init (crun create) or an exec (crun exec --detach) with its stdio:
-// pipes the process inherits from crun, or a pty whose master crun hands us over the console
+// pipes (stdio-pipes.ts) the process inherits from crun, or a pty whose master crun hands us over the console
 // socket. The pid comes from crun's pid file; the exit status from a pidfd on that pid.
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { receiveFd } from '../native/console-socket';
@@ -11,7 +11,8 @@ import { ContainerProcess, type ProcessIo } from './process';
 import { PtyStream } from './pty-stream';
 import { ociCreate } from './runtime/create';
 import { ociExec } from './runtime/exec';
-import type { OciRuntime, PipedStdio, SpawnedRuntime } from './runtime/oci-runtime';
+import type { OciRuntime, SpawnedRuntime } from './runtime/oci-runtime';
+import { createStdioPipes, type PipedStdio, type StdioPipes } from './stdio-pipes';
 
 /** Console sockets live in a short directory: a unix socket path has at most 107 bytes. */
 const CONSOLE_DIR = `${KATA_RUN}/.console`;
@@ -26,7 +27,11 @@ export interface LaunchOptions {
   stateDir: string;
   /** How long crun may take to hand over the pty master. */
   timeoutMs: number;
+  /** agent.container_pipe_size: capacity of each stdio pipe (0 = the kernel's default). */
+  pipeSize: number;
 }
+
+type StdioSpec = 'ignore' | [number, number, number];
 
 function pipeIo(stdio: PipedStdio): ProcessIo {
   return {
@@ -41,7 +46,15 @@ function ptyIo(fd: number): ProcessIo {
   return { stdin: new InputStream(pty, true), stdout: new OutputStream(pty), pty };
 }
 
-async function launch(o: LaunchOptions, run: (files: { pidFile: string; logFile: string; consoleSocket?: string }) => SpawnedRuntime): Promise<ContainerProcess> {
+interface LaunchFiles {
+  pidFile: string;
+  logFile: string;
+  consoleSocket?: string;
+  /** The far ends of the stdio pipes, or 'ignore' with a terminal. */
+  stdio: StdioSpec;
+}
+
+async function launch(o: LaunchOptions, run: (files: LaunchFiles) => SpawnedRuntime): Promise<ContainerProcess> {
   const tag = o.execId === o.containerId ? 'init' : `exec-${o.execId}`;
   const pidFile = `${o.stateDir}/${tag}.pid`;
   const logFile = `${o.stateDir}/${tag}.log`;
@@ -53,11 +66,23 @@ async function launch(o: LaunchOptions, run: (files: { pidFile: string; logFile:
     ptyFd = receiveFd(consoleSocket, o.timeoutMs);
     ptyFd.catch(() => undefined); // awaited below, or dropped when crun fails first
   }
-  const spawned = run({ pidFile, logFile, consoleSocket });
+  let pipes: StdioPipes | undefined;
+  let spawned: SpawnedRuntime;
+  try {
+    if (!o.terminal) pipes = createStdioPipes(o.pipeSize);
+    spawned = run({ pidFile, logFile, consoleSocket, stdio: pipes ? pipes.childFds : 'ignore' });
+  } catch (err) {
+    pipes?.close();
+    if (consoleSocket) await rm(consoleSocket, { force: true });
+    throw err;
+  }
+  // crun has its copies now (spawn returns after exec): only the container's ends stay open there.
+  pipes?.closeChildEnds();
+  const piped: PipedStdio | undefined = pipes?.open();
   let io: ProcessIo | undefined;
   try {
     await spawned.done;
-    io = ptyFd ? ptyIo(await ptyFd) : pipeIo(spawned.stdio!);
+    io = ptyFd ? ptyIo(await ptyFd) : pipeIo(piped!);
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${tag} of container ${o.containerId}: bad pid file ${pidFile}`);
     await rm(pidFile, { force: true });
@@ -65,7 +90,7 @@ async function launch(o: LaunchOptions, run: (files: { pidFile: string; logFile:
     return new ContainerProcess(o.execId, pid, io, waitForProcessExit(pid));
   } catch (err) {
     if (io) for (const s of [io.stdin?.stream, io.stdout.stream, io.stderr?.stream]) s?.destroy();
-    else if (spawned.stdio) for (const s of Object.values(spawned.stdio)) s.destroy();
+    else if (piped) for (const s of Object.values(piped)) s.destroy();
     if (ptyFd && consoleSocket) {
       // crun failed before connecting: stop listening (the socket file goes with it).
       await rm(consoleSocket, { force: true });
@@ -83,7 +108,7 @@ export function launchInit(o: LaunchOptions & { bundle: string }): Promise<Conta
       pidFile: f.pidFile,
       logFile: f.logFile,
       consoleSocket: f.consoleSocket,
-      stdio: f.consoleSocket ? 'ignore' : 'pipe',
+      stdio: f.stdio,
     }),
   );
 }
@@ -97,7 +122,7 @@ export function launchExec(o: LaunchOptions & { processFile: string }): Promise<
       pidFile: f.pidFile,
       logFile: f.logFile,
       consoleSocket: f.consoleSocket,
-      stdio: f.consoleSocket ? 'ignore' : 'pipe',
+      stdio: f.stdio,
     }),
   );
 }

@@ -10,6 +10,7 @@ import type { Sandbox } from '../sandbox/sandbox';
 import type { StorageManagerApi, StorageSpec } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import { Container } from './container';
+import { applyGuestDevices, type KataDevice, resolveDevices } from './devices';
 import { launchExec, launchInit } from './launch';
 import { messageToOciJson, type OciJson, resourcesToOciJson, specToOciJson, stringifyOciJson } from './oci-json';
 import type { OomEvents } from './oom-events';
@@ -22,6 +23,7 @@ import { ociStart } from './runtime/start';
 import { ociUpdate } from './runtime/update';
 import { effectiveSignal, SIGKILL } from './signal';
 import { clampRlimits, rlimitCeilings } from './rlimits';
+import { explainSeccompFailure } from './seccomp-profile';
 import { rewriteSpec } from './spec-rewrite';
 import { cgroupStats, networkStats } from './stats';
 
@@ -38,6 +40,13 @@ export interface ContainerManagerOptions {
   sandbox: () => Sandbox | undefined;
   /** How long crun may take to hand over a terminal (agent.launch_process_timeout). */
   launchTimeoutMs: number;
+  /** agent.container_pipe_size: capacity of each stdio pipe (0 = the kernel's default). */
+  pipeSize?: number;
+  /** How long to wait for a container's devices to appear (agent.hotplug_timeout). */
+  hotplugTimeoutMs?: number;
+  /** Where device nodes and sysfs are (default /dev, /sys; tests point them elsewhere). */
+  devRoot?: string;
+  sysRoot?: string;
   /** Where the cgroup v2 tree is mounted (stats, OOM events). */
   cgroupRoot: string;
   oom: OomEvents;
@@ -112,6 +121,11 @@ export class ContainerManager {
         storagesTaken = true;
         await this.o.storage.add(id, storages);
       }
+      const devices = (req.devices ?? []) as KataDevice[];
+      if (devices.length > 0) {
+        const wait = { sysRoot: this.o.sysRoot ?? '/sys', devRoot: this.o.devRoot ?? '/dev', timeoutMs: this.o.hotplugTimeoutMs ?? 3000 };
+        applyGuestDevices(spec, await resolveDevices(devices, wait));
+      }
       const rootStat = await stat(rootfs).catch(() => undefined);
       if (!rootStat?.isDirectory()) throw notFound(`create container ${id}: rootfs ${rootfs} does not exist`);
       const namespaces = sandbox.namespacesFor(sharePid);
@@ -122,6 +136,7 @@ export class ContainerManager {
         sandboxShm: sandbox.shm,
         resolvConf: sandbox.resolvConf,
         applySeccomp: this.o.guestSeccomp !== false,
+        guestHooks: sandbox.hooks,
       });
       this.#clampRlimits(guestSpec.process, `container ${id}`);
       await rm(stateDir, { recursive: true, force: true });
@@ -135,6 +150,9 @@ export class ContainerManager {
         stateDir,
         bundle: stateDir,
         timeoutMs: this.o.launchTimeoutMs,
+        pipeSize: this.o.pipeSize ?? 0,
+      }).catch((err: unknown) => {
+        throw explainSeccompFailure(err, guestSpec);
       });
       sandbox.noteContainerInit(init.pid, sharePid);
       const container = new Container(id, stateDir, guestSpec, init, namespaces.pid === undefined);
@@ -192,6 +210,10 @@ export class ContainerManager {
             stateDir: c.stateDir,
             processFile,
             timeoutMs: this.o.launchTimeoutMs,
+            pipeSize: this.o.pipeSize ?? 0,
+          }).catch((err: unknown) => {
+            // crun exec loads the container's profile for the new process too
+            throw explainSeccompFailure(err, { linux: c.spec.linux, process: json });
           });
           c.execs.set(execId, proc);
         } finally {

@@ -32,6 +32,15 @@ const JSON_NAMES: Record<string, string> = {
 // Placeholders Kata never fills; the OCI Linux runtime has no use for them.
 const DROPPED = new Set(['Solaris', 'Windows']);
 
+// Fields the OCI spec requires (no omitempty in its Go structs) that protobuf leaves out when
+// zero: written as explicit zeros, so "argument 0 equals 0" stays what the runtime sent.
+const REQUIRED_ZERO: Record<string, ReadonlySet<string>> = {
+  'grpc.LinuxSeccompArg': new Set(['Index', 'Value']),
+  'grpc.LinuxIDMapping': new Set(['ContainerID', 'HostID', 'Size']),
+  // "allow": false is the deny rule (runtimes send a deny-all first)
+  'grpc.LinuxDeviceCgroup': new Set(['Allow']),
+};
+
 const INT64 = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
 export function jsonName(protoName: string): string {
@@ -56,9 +65,11 @@ function convertScalar(protoType: string, value: unknown): unknown {
  */
 export function messageToOciJson(type: Type, obj: Record<string, unknown>): OciJson {
   const out: OciJson = {};
+  const required = REQUIRED_ZERO[type.fullName.replace(/^\./, '')];
   for (const field of type.fieldsArray) {
     if (DROPPED.has(field.name)) continue;
-    const value = obj[field.name];
+    let value = obj[field.name];
+    if ((value === undefined || value === null) && required?.has(field.name)) value = field.type === 'bool' ? false : 0;
     if (value === undefined || value === null) continue;
     field.resolve();
     const convert = (v: unknown): unknown =>
@@ -76,7 +87,7 @@ export function messageToOciJson(type: Type, obj: Record<string, unknown>): OciJ
       converted = convert(value);
     }
     // A oneof member (errnoret) is present only when set; keep it even when zero.
-    if (isEmpty(converted) && !field.partOf) continue;
+    if (isEmpty(converted) && !field.partOf && !required?.has(field.name)) continue;
     out[jsonName(field.name)] = converted;
   }
   return out;

@@ -24,6 +24,8 @@ export interface SpecRewriteContext {
    * (the runtime's disable_guest_seccomp has the same effect from the host side).
    */
   applySeccomp?: boolean;
+  /** Hooks from the guest image (CreateSandbox.guest_hook_path); they replace the host's. */
+  guestHooks?: OciJson;
 }
 
 // Namespaces the host may name by path: none of its paths exist in the guest.
@@ -34,6 +36,7 @@ export function rewriteSpec(spec: OciJson, ctx: SpecRewriteContext): OciJson {
   out.ociVersion ??= '1.0.2';
   // Hooks from the host would run host binaries; guest hooks come from guest_hook_path.
   delete out.hooks;
+  if (ctx.guestHooks && Object.keys(ctx.guestHooks).length > 0) out.hooks = structuredClone(ctx.guestHooks);
   out.root = { ...(spec.root ?? {}), path: ctx.rootfs };
 
   const linux: OciJson = { ...(spec.linux ?? {}) };

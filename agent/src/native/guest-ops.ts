@@ -7,6 +7,14 @@ interface GuestOpsAddon {
   swapOn(path: string, flags?: number): void;
   swapOff(path: string): void;
   setPipeSize(fd: number, size: number): number;
+  getPipeSize(fd: number): number;
+  createPipe(): PipeFds;
+}
+
+/** Both ends of a pipe, close-on-exec. */
+export interface PipeFds {
+  read: number;
+  write: number;
 }
 
 function addon(): GuestOpsAddon {
@@ -34,4 +42,14 @@ export function swapOff(path: string): void {
 /** F_SETPIPE_SZ; returns the size granted (the kernel rounds up to a power of two pages). */
 export function setPipeSize(fd: number, size: number): number {
   return addon().setPipeSize(fd, size);
+}
+
+/** F_GETPIPE_SZ. */
+export function getPipeSize(fd: number): number {
+  return addon().getPipeSize(fd);
+}
+
+/** pipe2(O_CLOEXEC): libuv only makes socket pairs for a child's stdio. */
+export function createPipe(): PipeFds {
+  return addon().createPipe();
 }

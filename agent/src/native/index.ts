@@ -13,5 +13,5 @@ export { waitForProcessExit } from './process-exit';
 export { reboot, sync, type RebootCommand } from './system';
 export { getWindowSize, setWindowSize, type WindowSize } from './terminal';
 export { VsockServer, VsockSocket, connectVsock, vsockLocalCid, type ConnectVsockOptions, type VsockAddress } from './vsock';
-export { addEntropy, setPipeSize, setTimeOfDay, swapOff, swapOn } from './guest-ops';
+export { addEntropy, createPipe, getPipeSize, setPipeSize, setTimeOfDay, swapOff, swapOn, type PipeFds } from './guest-ops';
 export { NETLINK_ROUTE, NetlinkSocket } from './netlink';

@@ -6,6 +6,7 @@ import type { StorageManagerApi, StorageSpec } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import type { SandboxNamespaces } from '../container/spec-rewrite';
 import { writeResolvConf } from './dns';
+import { type GuestHooks, readGuestHooks } from './guest-hooks';
 import { type KernelModuleSpec, loadKernelModule } from './kernel-modules';
 import { NamespaceHolder } from './namespace-holder';
 
@@ -39,11 +40,14 @@ export class Sandbox {
     readonly holder: NamespaceHolder,
     readonly resolvConf: string | undefined,
     readonly shm: string | undefined,
+    /** OCI hooks from guest_hook_path, given to every container of the pod. */
+    readonly hooks: GuestHooks,
   ) {}
 
   static async create(spec: SandboxSpec, opts: SandboxOptions): Promise<Sandbox> {
     const log = opts.log.child({ subsystem: 'sandbox', sandbox: spec.sandbox_id });
     for (const mod of spec.kernel_modules) await loadKernelModule(mod, opts.modprobe);
+    const hooks = spec.guest_hook_path ? await readGuestHooks(spec.guest_hook_path) : {};
     await mkdir(SANDBOX_DIR, { recursive: true });
     let holder: NamespaceHolder | undefined;
     let storagesAdded = false;
@@ -53,9 +57,9 @@ export class Sandbox {
       storagesAdded = true;
       const mountPoints = await opts.storage.add(SANDBOX_OWNER, spec.storages);
       const shm = mountPoints.some((m) => m.replace(/\/+$/, '') === SANDBOX_SHM) ? SANDBOX_SHM : undefined;
-      if (spec.guest_hook_path) log.info('guest hooks recorded, not run', { guestHookPath: spec.guest_hook_path });
+      if (spec.guest_hook_path) log.info('guest hooks found', { guestHookPath: spec.guest_hook_path, hooks: Object.fromEntries(Object.entries(hooks).map(([k, v]) => [k, v.map((h) => h.args[0])])) });
       log.info('sandbox created', { hostname: spec.hostname, holderPid: holder.pid, storages: mountPoints, pidns: spec.sandbox_pidns });
-      return new Sandbox(spec, holder, resolvConf, shm);
+      return new Sandbox(spec, holder, resolvConf, shm, hooks);
     } catch (err) {
       if (storagesAdded) await opts.storage.release(SANDBOX_OWNER).catch(() => undefined);
       await holder?.stop();

@@ -15,7 +15,7 @@ import { Code, RpcError } from '../ttrpc/status';
 import type { Message, TypedHandler } from './typed';
 
 export interface ContainerServiceDeps {
-  config: Pick<AgentConfig, 'launchProcessTimeoutMs' | 'containerPipeSize'>;
+  config: Pick<AgentConfig, 'launchProcessTimeoutMs' | 'containerPipeSize' | 'hotplugTimeoutMs'>;
   log: Logger;
   storage: StorageManagerApi;
   /** crun's path, --root and --cgroup-manager (default: crun on PATH, cgroupfs). */
@@ -63,9 +63,6 @@ function guarded(method: string, fn: TypedHandler): TypedHandler {
 
 export function createContainerService(deps: ContainerServiceDeps): ContainerService {
   const log = deps.log;
-  if (deps.config.containerPipeSize > 0) {
-    log.warn('agent.container_pipe_size is not applied: container stdio are socket pairs, not pipes', { size: deps.config.containerPipeSize });
-  }
   // crun leaves container processes to us; without being PID 1 or a subreaper (OrphanReaper
   // started) they go to another init and their exit statuses are lost.
   if (!isPid1() && !isChildSubreaper()) {
@@ -81,6 +78,8 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
     log,
     sandbox: () => sandbox.current(),
     launchTimeoutMs: deps.config.launchProcessTimeoutMs,
+    pipeSize: deps.config.containerPipeSize,
+    hotplugTimeoutMs: deps.config.hotplugTimeoutMs,
     cgroupRoot,
     oom,
     guestSeccomp: deps.guestSeccomp,

@@ -9,7 +9,7 @@ export interface OciCreateOptions {
   logFile: string;
   /** Unix socket that gets the pty master when process.terminal is set. */
   consoleSocket?: string;
-  /** The container's stdio as crun passes it on (pipes), or ignored with a terminal. */
+  /** The container's stdio as crun passes it on (the far ends of pipes), or ignored with a terminal. */
   stdio: StdioOptions;
 }
 

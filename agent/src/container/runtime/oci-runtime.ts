@@ -2,7 +2,6 @@
 // invocation into an error that names the operation, the container and crun's own message.
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../log/logger';
 import { KATA_RUN } from '../../paths';
 
@@ -37,17 +36,8 @@ export interface RunResult {
   stdout: string;
 }
 
-/** The container's ends of the stdio pipes crun passed on to it. */
-export interface PipedStdio {
-  stdin: Writable;
-  stdout: Readable;
-  stderr: Readable;
-}
-
 export interface SpawnedRuntime {
   child: ChildProcess;
-  /** Set when stdio was 'pipe': the streams, now owned by the caller, not the ChildProcess. */
-  stdio?: PipedStdio;
   /** Resolves when crun itself exits (its children may live on); rejects with an OciRuntimeError. */
   done: Promise<void>;
 }
@@ -77,7 +67,6 @@ export class OciRuntime {
    */
   spawn(operation: string, containerId: string, args: string[], stdio: StdioOptions, logFile: string): SpawnedRuntime {
     const child = spawn(this.path, [...this.globalArgs(logFile), ...args], { stdio });
-    const piped = stdio === 'pipe' ? takeStdio(child) : undefined;
     const done = new Promise<void>((resolve, reject) => {
       child.once('error', (err) => reject(new OciRuntimeError(operation, containerId, err.message, null)));
       child.once('exit', (code, signal) => {
@@ -87,7 +76,7 @@ export class OciRuntime {
         );
       });
     });
-    return { child, stdio: piped, done };
+    return { child, done };
   }
 
   /** Runs crun to completion with its output captured (operations that start no process). */
@@ -129,19 +118,4 @@ export async function readRuntimeLog(logFile: string): Promise<string> {
     }
   }
   return messages.join('; ');
-}
-
-/**
- * Takes the stdio streams away from the ChildProcess. crun exits long before the container
- * process that inherited them, and on a child's exit Node destroys its stdin and resumes
- * unread stdout/stderr (discarding the data); both would break the container's stdio.
- */
-function takeStdio(child: ChildProcess): PipedStdio {
-  const taken = { stdin: child.stdin!, stdout: child.stdout!, stderr: child.stderr! };
-  child.stdin = null;
-  child.stdout = null;
-  child.stderr = null;
-  const slots = child.stdio as unknown as Array<unknown>;
-  for (let i = 0; i < slots.length; i++) slots[i] = null;
-  return taken;
 }
