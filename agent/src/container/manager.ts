@@ -173,7 +173,7 @@ export class ContainerManager {
     await c.lock.exclusive(async () => {
       if (c.removed) throw notFound(`container ${id} not found`);
       if (c.status !== 'created') throw new RpcError(Code.FAILED_PRECONDITION, `start container ${id}: it is ${c.status}, not created`);
-      await ociStart(this.o.runtime, id);
+      await ociStart(this.o.runtime, id, { poststartHooks: (c.spec.hooks?.poststart?.length ?? 0) > 0 });
       c.status = 'running';
     });
   }
