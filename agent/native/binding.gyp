@@ -16,7 +16,8 @@
         "src/system.c",
         "src/terminal.c",
         "src/netlink.c",
-        "src/guest_ops.c"
+        "src/guest_ops.c",
+        "src/spawn.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

@@ -1,7 +1,8 @@
 // Starting a container's init (crun create) or an exec (crun exec --detach) with its stdio:
 // pipes (stdio-pipes.ts) the process inherits from crun, or a pty whose master crun hands us over the console
 // socket. The pid comes from crun's pid file; the exit status from a pidfd on that pid.
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFileSync, rmSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { receiveFd } from '../native/console-socket';
 import { waitForProcessExit } from '../native/process-exit';
 import { KATA_RUN } from '../paths';
@@ -76,17 +77,18 @@ async function launch(o: LaunchOptions, run: (files: LaunchFiles) => SpawnedRunt
     if (consoleSocket) await rm(consoleSocket, { force: true });
     throw err;
   }
-  // crun has its copies now (spawn returns after exec): only the container's ends stay open there.
+  // crun has its copies now (posix_spawn returns after exec): only the container's ends stay open there.
   pipes?.closeChildEnds();
   const piped: PipedStdio | undefined = pipes?.open();
   let io: ProcessIo | undefined;
   try {
     await spawned.done;
     io = ptyFd ? ptyIo(await ptyFd) : pipeIo(piped!);
-    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    // Tiny files on the tmpfs state dir: sync calls cost less than threadpool round trips.
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${tag} of container ${o.containerId}: bad pid file ${pidFile}`);
-    await rm(pidFile, { force: true });
-    await rm(logFile, { force: true });
+    rmSync(pidFile, { force: true });
+    rmSync(logFile, { force: true });
     return new ContainerProcess(o.execId, pid, io, waitForProcessExit(pid));
   } catch (err) {
     if (io) for (const s of [io.stdin?.stream, io.stdout.stream, io.stderr?.stream]) s?.destroy();

@@ -45,6 +45,8 @@ export interface NativeAddon {
   libuvChildPids(): number[];
   setChildSubreaper(on: boolean): void;
   isChildSubreaper(): boolean;
+  /** posix_spawn; args exclude argv[0]; env null inherits ours; a stdio fd of -1 is /dev/null. */
+  spawnProcess(path: string, args: string[], env: string[] | null, stdio: number[], opts?: { cwd?: string }): number;
 
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;

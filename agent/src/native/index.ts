@@ -10,6 +10,7 @@ export { setns, sethostname, unshare } from './namespaces';
 export { OrphanReaper, isChildSubreaper, isPid1, setChildSubreaper, type ReapedOrphan } from './orphan-reaper';
 export { claimPid, releasePid } from './owned-pids';
 export { waitForProcessExit } from './process-exit';
+export { spawnProcess, type SpawnedProcess, type SpawnProcessOptions, type SpawnStdioFd } from './spawn';
 export { reboot, sync, type RebootCommand } from './system';
 export { getWindowSize, setWindowSize, type WindowSize } from './terminal';
 export { VsockServer, VsockSocket, connectVsock, vsockLocalCid, type ConnectVsockOptions, type VsockAddress } from './vsock';

@@ -1,6 +1,5 @@
 // crun create: sets up the container and leaves its init waiting for "start".
-import type { StdioOptions } from 'node:child_process';
-import type { OciRuntime, SpawnedRuntime } from './oci-runtime';
+import type { OciRuntime, RuntimeStdio, SpawnedRuntime } from './oci-runtime';
 
 export interface OciCreateOptions {
   id: string;
@@ -10,7 +9,7 @@ export interface OciCreateOptions {
   /** Unix socket that gets the pty master when process.terminal is set. */
   consoleSocket?: string;
   /** The container's stdio as crun passes it on (the far ends of pipes), or ignored with a terminal. */
-  stdio: StdioOptions;
+  stdio: RuntimeStdio;
 }
 
 export function ociCreate(rt: OciRuntime, o: OciCreateOptions): SpawnedRuntime {

@@ -1,7 +1,6 @@
 // crun exec --detach: starts one more process in a running container and leaves it to us
 // (we are its subreaper or PID 1), so its exit status comes from a pidfd, exactly.
-import type { StdioOptions } from 'node:child_process';
-import type { OciRuntime, SpawnedRuntime } from './oci-runtime';
+import type { OciRuntime, RuntimeStdio, SpawnedRuntime } from './oci-runtime';
 
 export interface OciExecOptions {
   id: string;
@@ -9,7 +8,7 @@ export interface OciExecOptions {
   pidFile: string;
   logFile: string;
   consoleSocket?: string;
-  stdio: StdioOptions;
+  stdio: RuntimeStdio;
 }
 
 export function ociExec(rt: OciRuntime, o: OciExecOptions): SpawnedRuntime {
