@@ -1,5 +1,6 @@
 // Entry point of the bundled agent (dist/agent.js): as PID 1 in a Kata guest, or as an
 // ordinary process (tests, or a service under another init).
+import { readFileSync } from 'node:fs';
 import { startAgent } from './agent';
 import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
@@ -81,15 +82,33 @@ async function startSideServices(config: AgentConfig, log: Logger, logVport: Log
   }
 }
 
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+/** Seconds since the kernel booted (/proc/uptime), so boot benchmarks can place "agent ready". */
+function systemUptime(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args === 'help') return void console.log(USAGE);
   if (args === 'version') return void console.log(AGENT_VERSION);
 
+  // Where start-up time goes, in seconds of this process's life (process.uptime()): Node's own
+  // start plus loading the bundle ends at 'main'; the ready line reports each step's end.
+  const startup: Record<string, number> = { main: round(process.uptime()) };
+  const mark = (step: string): void => void (startup[step] = round(process.uptime()));
   const isInit = isInitProcess();
   // As PID 1, /proc (for the command line) and /dev (for the console) come first.
   const bootLog = Logger.create('info', [isInit ? { write: (l) => void process.stderr.write(l) } : stderrSink]);
   if (isInit) setupSystem(bootLog);
+  mark('mounts');
   const log = Logger.create('info', [isInit ? consoleSink() : stderrSink]);
   guardAgainstExit(log);
   const shutdown = new Shutdown(log, isInit);
@@ -101,6 +120,7 @@ async function main(): Promise<void> {
     for (const w of warnings) log.warn(w.message, { from: w.source });
     const logVport = config.logVport ? new LogVportSink() : undefined;
     if (logVport) log.addSink(logVport);
+    mark('config');
 
     if (isInit) {
       // The guest's init brings up lo, as Kata's agent does; the runtime configures the rest.
@@ -108,11 +128,13 @@ async function main(): Promise<void> {
       await network.bringLoopbackUp().catch((err: unknown) => log.warn('cannot bring lo up', { error: err }));
       network.close();
     }
+    mark('loopback');
     try {
       startReaper(log.child({ subsystem: 'reaper' }));
     } catch (err) {
       log.warn('orphan reaping unavailable', { error: err });
     }
+    mark('reaper');
     const impl = buildAgentImpl({
       config,
       log,
@@ -120,10 +142,13 @@ async function main(): Promise<void> {
       onSandboxDestroyed: isInit ? () => void shutdown.run('DestroySandbox') : undefined,
     });
     shutdown.onShutdown('containers and storages', () => impl.teardown());
+    mark('services');
     const agent = await startAgent(config, log, { agentImpl: impl.handlers });
+    mark('listening');
     shutdown.onShutdown('rpc server', () => agent.close());
     await startSideServices(config, log, logVport);
-    log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit });
+    mark('ready');
+    log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit, uptime: systemUptime(), startup });
   } catch (err) {
     if (!isInit) throw err;
     // PID 1 must not exit (the kernel would panic); say why on the console and power off.

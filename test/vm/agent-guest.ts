@@ -55,7 +55,7 @@ export async function bootAgent(kernel: KernelArtifacts, media: string | BootMed
 }
 
 /** Runs a shell line on the debug console; resolves with its exit status as printed after `mark=`. */
-export async function consoleRun(vm: VmHandle, command: string, mark: string, timeoutMs = 30_000): Promise<string> {
+export async function consoleRun(vm: VmHandle, command: string, mark: string, timeoutMs = 60_000): Promise<string> {
   vm.writeConsole(`${command}; echo ${mark}=$?\n`);
   const m = await vm.waitForConsole(new RegExp(`^${mark}=(\\d+)`), timeoutMs);
   return m[1]!;

@@ -1,0 +1,250 @@
+// Agent-ready benchmark (issue 5): in the same run, on the same kernel, for the DAX image
+// (nvdimm) and the initrd boot of our rootfs:
+//   - when init starts (the kernel's "Run ... as init process" printk time) and when the agent
+//     logs "agent ready" (its uptime field), as PID 1;
+//   - a bare `node -e 0` started by a test init in the same image: its first and second run;
+//   - a busybox-initramfs baseline (init start and its ready marker);
+//   - the agent's idle RSS (RssAnon, RssFile of PID 1 after ready);
+//   - the same for Node launch flags (jitless, small heaps, lite mode, single-threaded);
+//   - an estimate of loading @grpc/grpc-js lazily (43% of the bundle): the agent bundled with its
+//     gRPC face stubbed out, started with agent.grpc=false (a measurement, not a product build).
+// Prints the ratio agent-ready / bare-node-start (target <= 1.2) and RSS against 16 MB anon.
+//   node bench/run.mjs agent-ready [--rounds N] [--variants all|default] [--initrd-variants]
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { build } from 'esbuild';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildImage } from '../image-builder/src/image';
+import { buildInitrd } from '../image-builder/src/initrd';
+import { ensureKernel, type KernelArtifacts } from '../image-builder/src/kernel';
+import { bootVm, type BootMedia, type VmHandle } from '../image-builder/src/qemu';
+import { buildRootfs } from '../image-builder/src/rootfs/build-rootfs';
+import { packInitrd, READY_PATTERN, writeBusyboxTree } from '../test/vm/busybox-guest';
+
+const AGENT = '/usr/lib/kata-agent/agent.js';
+const INIT_STARTS = /^\[\s*([\d.]+)\] Run (\S+) as init process/;
+const AGENT_READY = /"msg":"agent ready".*"uptime":([\d.]+)/;
+const NODE_RUNS = /^NODE_RUNS init=([\d.]+) first=([\d.]+) second=([\d.]+)/;
+const BOOT_MS = 300_000;
+
+/** Node launch flags tried for the agent; each is an init script in the bench image. */
+const FLAG_VARIANTS: Array<{ name: string; flags: string }> = [
+  { name: 'default', flags: '' },
+  { name: 'jitless', flags: '--jitless' },
+  { name: 'lite-mode', flags: '--lite-mode' },
+  { name: 'single-threaded', flags: '--single-threaded' },
+  { name: 'semi-space-1', flags: '--max-semi-space-size=1' },
+  { name: 'semi-1+old-64', flags: '--max-semi-space-size=1 --max-old-space-size=64' },
+  { name: 'semi-1+lite', flags: '--max-semi-space-size=1 --lite-mode' },
+  { name: 'semi-1+jitless', flags: '--max-semi-space-size=1 --jitless' },
+];
+const NO_GRPC = { name: 'no-grpc-bundle', script: `${AGENT.replace(/\.js$/, '-nogrpc.js')}` };
+
+/** The agent bundle with grpc/face.ts replaced by a stub: what a lazy gRPC import would save at start. */
+async function buildNoGrpcBundle(outfile: string): Promise<void> {
+  await build({
+    entryPoints: ['agent/src/main.ts'],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    loader: { '.proto': 'text' },
+    external: ['*.node'],
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    plugins: [
+      {
+        name: 'stub-grpc-face',
+        setup(b) {
+          b.onResolve({ filter: /\/grpc\/face$/ }, () => ({ path: 'grpc-face-stub', namespace: 'stub' }));
+          b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+            contents: "export function createGrpcFace() { throw new Error('gRPC stubbed out for the benchmark'); }",
+            loader: 'ts',
+          }));
+        },
+      },
+    ],
+  });
+}
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    variants: { type: 'string', default: 'all' },
+    'initrd-variants': { type: 'boolean', default: false },
+  },
+});
+const rounds = Number(values.rounds);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** The test init that times two bare Node starts, in guest uptime. */
+const NODE_START_SCRIPT = `#!/bin/busybox sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+busybox mount -t proc proc /proc
+up() { busybox cut -d' ' -f1 /proc/uptime; }
+t0=$(up)
+/usr/bin/node -e 0
+t1=$(up)
+/usr/bin/node -e 0
+t2=$(up)
+echo "NODE_RUNS init=$t0 first=$t1 second=$t2"
+busybox poweroff -f
+`;
+
+function agentScript(flags: string): string {
+  return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec /usr/bin/node ${flags} ${AGENT} "$@"\n`.replace('node  ', 'node ');
+}
+
+async function addBenchInits(tree: string): Promise<void> {
+  await mkdir(join(tree, 'bench'), { recursive: true });
+  const scripts: Array<[string, string]> = [['node-start.sh', NODE_START_SCRIPT], ...FLAG_VARIANTS.map((v): [string, string] => [`agent-${v.name}.sh`, agentScript(v.flags)])];
+  scripts.push([`agent-${NO_GRPC.name}.sh`, agentScript('').replace(AGENT, NO_GRPC.script)]);
+  await buildNoGrpcBundle(join(tree, NO_GRPC.script));
+  for (const [name, text] of scripts) {
+    await writeFile(join(tree, 'bench', name), text);
+    await chmod(join(tree, 'bench', name), 0o755);
+  }
+}
+
+async function boot(kernel: KernelArtifacts, media: BootMedia, init: string | undefined, extra: string[]): Promise<VmHandle> {
+  // An initramfs runs rdinit (default /init); init= is only for a disk root.
+  const initArg = init === undefined ? [] : [media.kind === 'initrd' ? `rdinit=${init}` : `init=${init}`];
+  return bootVm({ kernel: kernel.vmlinux, media, accel: 'tcg', agentChannel: 'none', extraCmdline: [...initArg, ...extra], timeoutMs: BOOT_MS });
+}
+
+function initStart(vm: VmHandle): number {
+  const line = vm.consoleLines.map((l) => INIT_STARTS.exec(l)).find((m) => m);
+  if (!line) throw new Error('no "Run ... as init process" line on the console');
+  return Number(line[1]);
+}
+
+interface NodeSample {
+  init: number;
+  /** From init start to the end of the first `node -e 0` (what the agent's ready time compares to). */
+  firstAfterInit: number;
+  first: number;
+  second: number;
+}
+
+async function measureNode(kernel: KernelArtifacts, media: BootMedia): Promise<NodeSample> {
+  const vm = await boot(kernel, media, '/bench/node-start.sh', []);
+  try {
+    const m = await vm.waitForConsole(NODE_RUNS, BOOT_MS);
+    const [t0, t1, t2] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const init = initStart(vm);
+    return { init, firstAfterInit: t1 - init, first: t1 - t0, second: t2 - t1 };
+  } finally {
+    await vm.stop();
+  }
+}
+
+interface AgentSample {
+  init: number;
+  ready: number;
+  anonKb: number;
+  fileKb: number;
+  /** File pages of a tmpfs/ramfs root (the initramfs) count as shmem; DAX pages count as neither. */
+  shmemKb: number;
+  /** The ready line's step ends, in seconds of the agent process's life. */
+  startup: Record<string, number>;
+}
+
+async function measureAgent(kernel: KernelArtifacts, media: BootMedia, variant: string): Promise<AgentSample> {
+  // The serial debug console reads PID 1's memory after ready (every variant has it: same cost).
+  const extra = ['agent.debug_console', ...(variant === NO_GRPC.name ? ['agent.grpc=false'] : [])];
+  const vm = await boot(kernel, media, `/bench/agent-${variant}.sh`, extra);
+  try {
+    const readyLine = await vm.waitForConsole(AGENT_READY, BOOT_MS);
+    const ready = Number(readyLine[1]);
+    const record = JSON.parse(readyLine.input.slice(readyLine.input.indexOf('{"ts"'))) as { startup?: Record<string, number> };
+    vm.writeConsole("busybox grep -E '^Rss(Anon|File|Shmem)' /proc/1/status | busybox tr -s ' \\t' ' ' | busybox sed 's/^/MEM /'; echo MEM_DONE\n");
+    await vm.waitForConsole(/^MEM_DONE/, 60_000);
+    const kb = (key: string): number => {
+      const line = vm.consoleLines.find((l) => l.startsWith(`MEM ${key}:`));
+      if (!line) throw new Error(`${variant}: no ${key} in /proc/1/status`);
+      return Number(line.split(' ')[2]);
+    };
+    return { init: initStart(vm), ready, anonKb: kb('RssAnon'), fileKb: kb('RssFile'), shmemKb: kb('RssShmem'), startup: record.startup ?? {} };
+  } finally {
+    await vm.stop();
+  }
+}
+
+async function measureBusybox(kernel: KernelArtifacts, media: BootMedia): Promise<{ init: number; ready: number }> {
+  const vm = await boot(kernel, media, undefined, []);
+  try {
+    const ready = Number((await vm.waitForConsole(READY_PATTERN, BOOT_MS))[1]);
+    return { init: initStart(vm), ready };
+  } finally {
+    await vm.stop();
+  }
+}
+
+const s = (x: number): string => `${x.toFixed(2)} s`;
+const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
+
+const work = await mkdtemp(join(tmpdir(), 'bench-agent-ready-'));
+try {
+  const kernel = await ensureKernel({ log: (m) => process.stderr.write(`[kernel] ${m}\n`) });
+  const tree = await buildRootfs({ declarationPath: resolve('rootfs/guest.json'), outputDir: join(work, 'rootfs'), init: 'agent' });
+  await addBenchInits(tree.dir);
+  const image = (await buildImage({ rootfsDir: tree.dir, output: join(work, 'rootfs.img'), layout: 'dax' })).path;
+  const initrd = (await buildInitrd({ rootfsDir: tree.dir, output: join(work, 'rootfs.initrd') })).path;
+  const bbTree = join(work, 'busybox');
+  await writeBusyboxTree(bbTree);
+  await packInitrd(bbTree, join(work, 'busybox.cpio.gz'));
+
+  const media: Array<{ name: string; media: BootMedia; allVariants: boolean }> = [
+    { name: 'image (DAX, nvdimm)', media: { kind: 'image', image, attach: 'nvdimm' }, allVariants: true },
+    { name: 'initrd (zstd)', media: { kind: 'initrd', initrd }, allVariants: values['initrd-variants'] },
+  ];
+  const variants = values.variants === 'all' ? [...FLAG_VARIANTS.map((v) => v.name), NO_GRPC.name] : values.variants.split(',');
+
+  const bb: Array<{ init: number; ready: number }> = [];
+  for (let i = 0; i < rounds; i++) bb.push(await measureBusybox(kernel, { kind: 'initrd', initrd: join(work, 'busybox.cpio.gz') }));
+  const bbInit = median(bb.map((x) => x.init));
+  console.log(`\nagent ready under TCG, median of ${rounds}; times are guest uptime (kernel clock)`);
+  console.log(`busybox initramfs baseline: init starts at ${s(bbInit)}, its ready marker at ${s(median(bb.map((x) => x.ready)))}`);
+
+  for (const m of media) {
+    const node: NodeSample[] = [];
+    for (let i = 0; i < rounds; i++) node.push(await measureNode(kernel, m.media));
+    const nodeInit = median(node.map((x) => x.init));
+    const firstAfterInit = median(node.map((x) => x.firstAfterInit));
+    const first = median(node.map((x) => x.first));
+    const second = median(node.map((x) => x.second));
+    console.log(
+      `\n${m.name}: init starts at ${s(nodeInit)} (${(nodeInit / bbInit).toFixed(2)}x busybox); bare node -e 0: first ${s(first)} ` +
+        `(done ${s(firstAfterInit)} after init starts), second ${s(second)}`,
+    );
+    console.log('variant          | init at | ready after init | x node first | x node second | RssAnon | RssFile | RssShmem | flags');
+    const steps: string[] = [];
+    for (const name of m.allVariants ? variants : ['default']) {
+      const samples: AgentSample[] = [];
+      for (let i = 0; i < rounds; i++) samples.push(await measureAgent(kernel, m.media, name));
+      const after = median(samples.map((x) => x.ready - x.init));
+      const anon = median(samples.map((x) => x.anonKb));
+      const file = median(samples.map((x) => x.fileKb));
+      const shmem = median(samples.map((x) => x.shmemKb));
+      const flags = name === NO_GRPC.name ? `${NO_GRPC.script}, agent.grpc=false` : (FLAG_VARIANTS.find((v) => v.name === name)?.flags ?? '?');
+      console.log(
+        `${name.padEnd(16)} | ${s(median(samples.map((x) => x.init))).padStart(7)} | ${s(after).padStart(16)} | ${(after / firstAfterInit).toFixed(2).padStart(12)} | ` +
+          `${(after / second).toFixed(2).padStart(13)} | ${mb(anon).padStart(7)} | ${mb(file).padStart(7)} | ${mb(shmem).padStart(8)} | ${flags || '(none)'}`,
+      );
+      steps.push(`${name.padEnd(16)} | ${Object.keys(samples[0]!.startup).map((k) => `${k} ${median(samples.map((x) => x.startup[k] ?? NaN)).toFixed(2)}`).join(', ')}`);
+    }
+    console.log('agent process time (s) at the end of each start-up step (main = Node started and the bundle loaded):');
+    for (const line of steps) console.log(line);
+  }
+  console.log('\nx node first: agent ready after init / first `node -e 0` done after init (same image, same boot path)');
+  console.log('x node second: agent ready after init / a second `node -e 0` (Node already paged in)');
+  console.log('targets: x node first <= 1.2; RssAnon <= 16 MB');
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
