@@ -11,7 +11,6 @@
 // Prints the ratio agent-ready / bare-node-start (target <= 1.2) and RSS against 16 MB anon.
 //   node bench/run.mjs agent-ready [--rounds N] [--variants all|default] [--initrd-variants]
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { build } from 'esbuild';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +19,7 @@ import { buildInitrd } from '../image-builder/src/initrd';
 import { ensureKernel, type KernelArtifacts } from '../image-builder/src/kernel';
 import { bootVm, type BootMedia, type VmHandle } from '../image-builder/src/qemu';
 import { buildRootfs } from '../image-builder/src/rootfs/build-rootfs';
+import { bundleForNode } from '../test/helpers/bundle-for-node';
 import { packInitrd, READY_PATTERN, writeBusyboxTree } from '../test/vm/busybox-guest';
 
 const AGENT = '/usr/lib/kata-agent/agent.js';
@@ -43,17 +43,7 @@ const NO_GRPC = { name: 'no-grpc-bundle', script: `${AGENT.replace(/\.js$/, '-no
 
 /** The agent bundle with grpc/face.ts replaced by a stub: what a lazy gRPC import would save at start. */
 async function buildNoGrpcBundle(outfile: string): Promise<void> {
-  await build({
-    entryPoints: ['agent/src/main.ts'],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    loader: { '.proto': 'text' },
-    external: ['*.node'],
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  await bundleForNode('agent/src/main.ts', outfile, {
     plugins: [
       {
         name: 'stub-grpc-face',

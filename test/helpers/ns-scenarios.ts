@@ -7,11 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
+import { bundleForNode } from './bundle-for-node';
 
 const REPO = path.resolve(__dirname, '../..');
 const ADDON = path.join(REPO, 'agent/native/build/Release/kata_native.node');
 const run = promisify(execFile);
+
+export { bundleForNode };
 
 export interface ScenarioRunner {
   /** Runs scenario `name` in a fresh directory; resolves with its result, throws its error. */
@@ -19,24 +21,6 @@ export interface ScenarioRunner {
   /** The temp directory holding the bundle and every scenario's directory. */
   readonly work: string;
   dispose(): void;
-}
-
-/** Bundles a test entry the way scripts/build.mjs bundles the agent (ESM with a require()). */
-export async function bundleForNode(entry: string, outfile: string): Promise<string> {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    loader: { '.proto': 'text' },
-    // The addon is loaded at run time from KATA_NATIVE_ADDON, never bundled.
-    external: ['*.node'],
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  return outfile;
 }
 
 export async function prepareScenarios(entry: string, unshareArgs: string[], prefix: string): Promise<ScenarioRunner> {
