@@ -5,11 +5,10 @@
 //   - a bare `node -e 0` started by a test init in the same image: its first and second run;
 //   - a busybox-initramfs baseline (init start and its ready marker);
 //   - the agent's idle RSS (RssAnon, RssFile of PID 1 after ready);
-//   - the same for Node launch flags (jitless, small heaps, lite mode, single-threaded);
-//   - an estimate of loading @grpc/grpc-js lazily (43% of the bundle): the agent bundled with its
-//     gRPC face stubbed out, started with agent.grpc=false (a measurement, not a product build).
+//   - the agent started from its V8 startup snapshot (what /sbin/init runs) and from the bundle,
+//     and the bundle under Node launch flags (jitless, small heaps, lite mode, single-threaded).
 // Prints the ratio agent-ready / bare-node-start (target <= 1.2) and RSS against 16 MB anon.
-//   node bench/run.mjs agent-ready [--rounds N] [--variants all|default] [--initrd-variants]
+//   node bench/run.mjs agent-ready [--rounds N] [--variants all|snapshot,bundle,...] [--initrd-variants]
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +18,6 @@ import { buildInitrd } from '../image-builder/src/initrd';
 import { ensureKernel, type KernelArtifacts } from '../image-builder/src/kernel';
 import { bootVm, type BootMedia, type VmHandle } from '../image-builder/src/qemu';
 import { buildRootfs } from '../image-builder/src/rootfs/build-rootfs';
-import { bundleForNode } from '../test/helpers/bundle-for-node';
 import { packInitrd, READY_PATTERN, writeBusyboxTree } from '../test/vm/busybox-guest';
 
 const AGENT = '/usr/lib/kata-agent/agent.js';
@@ -28,9 +26,11 @@ const AGENT_READY = /"msg":"agent ready".*"uptime":([\d.]+)/;
 const NODE_RUNS = /^NODE_RUNS init=([\d.]+) first=([\d.]+) second=([\d.]+)/;
 const BOOT_MS = 300_000;
 
-/** Node launch flags tried for the agent; each is an init script in the bench image. */
+/** Ways to start the agent; each is an init script in the bench image. */
 const FLAG_VARIANTS: Array<{ name: string; flags: string }> = [
-  { name: 'default', flags: '' },
+  // The image's own /sbin/init: it starts the agent from the snapshot the image builder made.
+  { name: 'snapshot', flags: '(/sbin/init)' },
+  { name: 'bundle', flags: '' },
   { name: 'jitless', flags: '--jitless' },
   { name: 'lite-mode', flags: '--lite-mode' },
   { name: 'single-threaded', flags: '--single-threaded' },
@@ -39,26 +39,6 @@ const FLAG_VARIANTS: Array<{ name: string; flags: string }> = [
   { name: 'semi-1+lite', flags: '--max-semi-space-size=1 --lite-mode' },
   { name: 'semi-1+jitless', flags: '--max-semi-space-size=1 --jitless' },
 ];
-const NO_GRPC = { name: 'no-grpc-bundle', script: `${AGENT.replace(/\.js$/, '-nogrpc.js')}` };
-
-/** The agent bundle with grpc/face.ts replaced by a stub: what a lazy gRPC import would save at start. */
-async function buildNoGrpcBundle(outfile: string): Promise<void> {
-  await bundleForNode('agent/src/main.ts', outfile, {
-    plugins: [
-      {
-        name: 'stub-grpc-face',
-        setup(b) {
-          b.onResolve({ filter: /\/grpc\/face$/ }, () => ({ path: 'grpc-face-stub', namespace: 'stub' }));
-          b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-            contents: "export function createGrpcFace() { throw new Error('gRPC stubbed out for the benchmark'); }",
-            loader: 'ts',
-          }));
-        },
-      },
-    ],
-  });
-}
-
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
@@ -88,14 +68,13 @@ busybox poweroff -f
 `;
 
 function agentScript(flags: string): string {
-  return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec /usr/bin/node ${flags} ${AGENT} "$@"\n`.replace('node  ', 'node ');
+  const command = flags === '(/sbin/init)' ? '/sbin/init' : `/usr/bin/node ${`${flags} ${AGENT}`.trim()}`;
+  return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec ${command} "$@"\n`;
 }
 
 async function addBenchInits(tree: string): Promise<void> {
   await mkdir(join(tree, 'bench'), { recursive: true });
   const scripts: Array<[string, string]> = [['node-start.sh', NODE_START_SCRIPT], ...FLAG_VARIANTS.map((v): [string, string] => [`agent-${v.name}.sh`, agentScript(v.flags)])];
-  scripts.push([`agent-${NO_GRPC.name}.sh`, agentScript('').replace(AGENT, NO_GRPC.script)]);
-  await buildNoGrpcBundle(join(tree, NO_GRPC.script));
   for (const [name, text] of scripts) {
     await writeFile(join(tree, 'bench', name), text);
     await chmod(join(tree, 'bench', name), 0o755);
@@ -147,7 +126,7 @@ interface AgentSample {
 
 async function measureAgent(kernel: KernelArtifacts, media: BootMedia, variant: string): Promise<AgentSample> {
   // The serial debug console reads PID 1's memory after ready (every variant has it: same cost).
-  const extra = ['agent.debug_console', ...(variant === NO_GRPC.name ? ['agent.grpc=false'] : [])];
+  const extra = ['agent.debug_console'];
   const vm = await boot(kernel, media, `/bench/agent-${variant}.sh`, extra);
   try {
     const readyLine = await vm.waitForConsole(AGENT_READY, BOOT_MS);
@@ -194,7 +173,7 @@ try {
     { name: 'image (DAX, nvdimm)', media: { kind: 'image', image, attach: 'nvdimm' }, allVariants: true },
     { name: 'initrd (zstd)', media: { kind: 'initrd', initrd }, allVariants: values['initrd-variants'] },
   ];
-  const variants = values.variants === 'all' ? [...FLAG_VARIANTS.map((v) => v.name), NO_GRPC.name] : values.variants.split(',');
+  const variants = values.variants === 'all' ? FLAG_VARIANTS.map((v) => v.name) : values.variants.split(',');
 
   const bb: Array<{ init: number; ready: number }> = [];
   for (let i = 0; i < rounds; i++) bb.push(await measureBusybox(kernel, { kind: 'initrd', initrd: join(work, 'busybox.cpio.gz') }));
@@ -215,14 +194,14 @@ try {
     );
     console.log('variant          | init at | ready after init | x node first | x node second | RssAnon | RssFile | RssShmem | flags');
     const steps: string[] = [];
-    for (const name of m.allVariants ? variants : ['default']) {
+    for (const name of m.allVariants ? variants : ['snapshot', 'bundle']) {
       const samples: AgentSample[] = [];
       for (let i = 0; i < rounds; i++) samples.push(await measureAgent(kernel, m.media, name));
       const after = median(samples.map((x) => x.ready - x.init));
       const anon = median(samples.map((x) => x.anonKb));
       const file = median(samples.map((x) => x.fileKb));
       const shmem = median(samples.map((x) => x.shmemKb));
-      const flags = name === NO_GRPC.name ? `${NO_GRPC.script}, agent.grpc=false` : (FLAG_VARIANTS.find((v) => v.name === name)?.flags ?? '?');
+      const flags = FLAG_VARIANTS.find((v) => v.name === name)?.flags ?? '?';
       console.log(
         `${name.padEnd(16)} | ${s(median(samples.map((x) => x.init))).padStart(7)} | ${s(after).padStart(16)} | ${(after / firstAfterInit).toFixed(2).padStart(12)} | ` +
           `${(after / second).toFixed(2).padStart(13)} | ${mb(anon).padStart(7)} | ${mb(file).padStart(7)} | ${mb(shmem).padStart(8)} | ${flags || '(none)'}`,

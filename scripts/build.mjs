@@ -24,11 +24,37 @@ const entries = [
   { in: 'image-builder/src/cli.ts', out: 'dist/image-builder.js', external: ['*.node'] },
 ];
 
+// The agent again as CommonJS, the only form `node --build-snapshot` takes (the image builder
+// makes the V8 startup snapshot from it; see agent/src/startup-snapshot.ts). Under a snapshot the
+// entry's own require() knows only built-in modules and __filename/__dirname are the build
+// machine's: at run time require() goes through createRequire() at the bundle's run-time location,
+// which import.meta.url and __dirname (node-pty reads it) are made to read too.
+const snapshotBuild = {
+  ...common,
+  format: 'cjs',
+  define: { 'import.meta.url': 'globalThis.__kataAgentUrl', __dirname: 'globalThis.__kataAgentDir' },
+  banner: {
+    js: [
+      'const __kataEntryRequire = require;',
+      'let __kataRequire;',
+      // While building, only the entry's require() works; at run time, one at the bundle's place.
+      'var require = (id) => {',
+      "  if (__kataEntryRequire('node:v8').startupSnapshot.isBuildingSnapshot()) return __kataEntryRequire(id);",
+      "  __kataRequire ??= __kataEntryRequire('node:module').createRequire(globalThis.__kataAgentUrl);",
+      '  return __kataRequire(id);',
+      '};',
+      "globalThis.__kataAgentUrl = require('node:url').pathToFileURL(__filename).href;",
+      'globalThis.__kataAgentDir = __dirname;',
+    ].join('\n'),
+  },
+};
+
 mkdirSync('dist', { recursive: true });
 for (const e of entries) {
   if (!existsSync(e.in)) continue;
   await build({ ...common, entryPoints: [e.in], outfile: e.out, external: e.external });
 }
+await build({ ...snapshotBuild, entryPoints: ['agent/src/main.ts'], outfile: 'dist/agent-snapshot.cjs', external: ['*.node'] });
 // Native addons ship beside the bundle.
 // node-pty looks for its addon at ./build/Release/pty.node relative to the bundle.
 const addons = [

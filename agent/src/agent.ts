@@ -1,7 +1,7 @@
 // Wires the layers together: transport -> (ttRPC | gRPC) -> service handlers -> domain modules.
 import type { Duplex } from 'node:stream';
 import type { AgentConfig } from './config/config';
-import { createGrpcFace, type GrpcFace } from './grpc/face';
+import type { GrpcFace } from './grpc/face';
 import { sniffProtocol } from './grpc/sniff';
 import type { Logger } from './log/logger';
 import { agentServices, registerTtrpc } from './service/services';
@@ -26,7 +26,11 @@ export async function startAgent(config: AgentConfig, log: Logger, parts: AgentP
     onInternalError: (err, where) => log.error('internal error', { where, error: err }),
   });
   registerTtrpc(ttrpc, services);
-  const grpcFace: GrpcFace | undefined = config.grpc ? createGrpcFace(services) : undefined;
+  // grpc-js is most of the bundle and no Kata runtime speaks gRPC to the agent: it is loaded
+  // when the first HTTP/2 connection arrives, not at start (start time and idle memory).
+  let grpcFace: Promise<GrpcFace> | undefined;
+  const loadGrpcFace = (): Promise<GrpcFace> =>
+    (grpcFace ??= import('./grpc/face').then((m) => m.createGrpcFace(services)));
 
   const rpcLog = log.child({ subsystem: 'rpc' });
   const listeners: Listener[] = [];
@@ -37,12 +41,22 @@ export async function startAgent(config: AgentConfig, log: Logger, parts: AgentP
     sniffProtocol(
       socket,
       (s) => ttrpc.serveConnection(s, { clientsRestartAtStreamOne: peer.sharedByClients }),
-      (s) => (grpcFace ? grpcFace.serve(s) : s.destroy()),
+      (s) => {
+        if (!config.grpc) return void s.destroy();
+        loadGrpcFace().then(
+          // The peer may have gone while grpc-js loaded; its bytes wait in the stream meanwhile.
+          (face) => (s.destroyed ? undefined : face.serve(s)),
+          (err: unknown) => {
+            rpcLog.error('gRPC unavailable', { error: err });
+            s.destroy();
+          },
+        );
+      },
     );
   };
   const close = async () => {
     await Promise.all([...listeners.map((l) => l.close()), ttrpc.close()]);
-    grpcFace?.close();
+    await grpcFace?.then((face) => face.close(), () => undefined);
   };
   try {
     for (const address of addresses) {

@@ -3,6 +3,9 @@
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 bb=/bin/busybox
 agent="/usr/bin/node /usr/lib/kata-agent/agent.js"
+# The image builder's V8 startup snapshot of the same bundle starts faster (already loaded and
+# its schema parsed); "--" ends node's options so the agent's own follow.
+[ -f /usr/lib/kata-agent/agent.blob ] && agent="/usr/bin/node --snapshot-blob /usr/lib/kata-agent/agent.blob --"
 
 # From an initrd, / is the kernel's initramfs ("rootfs" mount), which pivot_root(2) refuses
 # (EINVAL), so crun could start no container. Run the agent on a bind mount of it, moved onto /

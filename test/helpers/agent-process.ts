@@ -21,11 +21,24 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-export async function startAgentProcess(opts: { args?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<AgentProcess> {
+export interface AgentProcessOptions {
+  args?: string[];
+  /** Node's own options, before the bundle (e.g. --require a probe). */
+  nodeArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Opens an IPC channel to the child (for probes loaded with nodeArgs). */
+  ipc?: boolean;
+  /** Starts the agent from this V8 startup snapshot instead of dist/agent.js. */
+  snapshotBlob?: string;
+}
+
+export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
   const dir = tempDir('agent-');
-  const child = spawn(process.execPath, [AGENT_BUNDLE, ...(opts.args ?? [])], {
+  const target = opts.snapshotBlob ? ['--snapshot-blob', opts.snapshotBlob, '--'] : [AGENT_BUNDLE];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...target, ...(opts.args ?? [])], {
     env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],
   });
   const logs: Array<Record<string, unknown>> = [];
   const ready = new Promise<string>((resolve, reject) => {

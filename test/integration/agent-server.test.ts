@@ -140,4 +140,29 @@ describe('agent process', () => {
     // and ttRPC still works on the same listener
     expect(await (await AgentClient.connect(`unix://${sock}`)).request('Health/Check')).toEqual({ status: 'SERVING' });
   });
+
+  it('loads grpc-js only when the first gRPC connection arrives', async () => {
+    const sock = path.join(tempDir('addr-'), 'a.sock');
+    agent = await startAgentProcess({
+      args: ['--server-addr', `unix://${sock}`],
+      nodeArgs: ['--require', path.join(__dirname, '../helpers/builtin-probe.cjs')],
+      ipc: true,
+    });
+    const child = agent.child;
+    const builtins = () =>
+      new Promise<string[]>((resolve) => {
+        child.once('message', (m) => resolve(m as string[]));
+        child.send('builtins');
+      });
+    // grpc-js is the only user of HTTP/2 in the agent.
+    expect(await client(`unix://${sock}`).then((c) => c.request('Health/Check'))).toEqual({ status: 'SERVING' });
+    expect(await builtins()).not.toContain('http2');
+    const grpcClient = new grpc.Client(`unix://${sock}`, grpc.credentials.createInsecure());
+    closers.push(() => grpcClient.close());
+    const reply = await new Promise<Buffer>((resolve, reject) =>
+      grpcClient.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err, res) => (err ? reject(err) : resolve(res!))),
+    );
+    expect([...reply]).toEqual([0x08, 0x01]);
+    expect(await builtins()).toContain('http2');
+  });
 });

@@ -31,6 +31,9 @@ describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () =>
       const { Interfaces } = await client.request<{ Interfaces: Array<{ name: string; raw_flags: number }> }>('ListInterfaces', {}, { timeoutMs: 20_000 });
       expect(Interfaces.find((i) => i.name === 'lo')!.raw_flags & 1).toBe(1);
 
+      // /sbin/init started the agent from the image's V8 startup snapshot.
+      expect(await consoleRun(vm, "tr '\\0' ' ' </proc/1/cmdline | grep -q -- '--snapshot-blob /usr/lib/kata-agent/agent.blob -- '", 'SNAP_RC')).toBe('0');
+
       // A process inside the guest dialing vsock loopback is not the host: refused.
       const rc = await consoleRun(vm, 'node /usr/lib/kata-agent/agent-ctl.js --addr vsock://1:1024 --timeout 10 check', 'VSOCK_RC');
       expect(rc).not.toBe('0');

@@ -26,11 +26,6 @@ export interface MethodInfo {
   responseStream: boolean;
 }
 
-export interface SchemaLoadCost {
-  ms: number;               // wall time to parse and resolve every file
-  heapBytes: number;        // heap growth across the build (approximate: no forced GC)
-}
-
 const SOURCES: ReadonlyArray<[file: string, text: string]> = [
   ['types.proto', typesProto],
   ['oci.proto', ociProto],
@@ -44,7 +39,6 @@ const SOURCES: ReadonlyArray<[file: string, text: string]> = [
 const WELL_KNOWN_IMPORTS = ['google/protobuf/empty.proto'];
 
 let root: Root | undefined;
-let loadCost: SchemaLoadCost | undefined;
 const methodCache = new Map<string, MethodInfo[]>();
 
 export function schemaRoot(): Root {
@@ -52,14 +46,7 @@ export function schemaRoot(): Root {
   return root;
 }
 
-/** Time and heap the first schemaRoot() call took; undefined until then. */
-export function schemaLoadCost(): SchemaLoadCost | undefined {
-  return loadCost;
-}
-
 function buildRoot(): Root {
-  const heapBefore = process.memoryUsage().heapUsed;
-  const start = performance.now();
   const built = new protobuf.Root();
   for (const name of WELL_KNOWN_IMPORTS) {
     const descriptor = protobuf.common.get(name);
@@ -78,7 +65,6 @@ function buildRoot(): Root {
   } catch (err) {
     throw new Error(`load schema: resolve types: ${err instanceof Error ? err.message : String(err)}`);
   }
-  loadCost = { ms: performance.now() - start, heapBytes: process.memoryUsage().heapUsed - heapBefore };
   return built;
 }
 

@@ -5,6 +5,7 @@ import { hostPackageShipping } from '../debian/host-owner';
 import { stagePackages, type StagedPackage } from '../debian/stage';
 import { resolveLibraryClosure, type ElfRoot } from '../elf/library-closure';
 import { stripElf } from '../elf/strip';
+import { buildAgentSnapshot } from './agent-snapshot';
 import { lookupInTree } from '../elf/tree-lookup';
 import { resolveInsideRoot } from './guest-path';
 import { formatBytes, silentProgress, timedStep, type Progress } from '../progress/progress';
@@ -116,6 +117,18 @@ async function populate(
     await tree.copyFile(f.lookup.file, hostPath);
     sizeOf.set(path.posix.basename(f.lookup.file), (await stat(hostPath)).size);
     for (const link of f.lookup.symlinks) sizeOf.set(path.posix.basename(link.path), (await stat(hostPath)).size);
+  }
+
+  const snapshot = declaration.agent.snapshot;
+  if (snapshot && init === 'agent') {
+    const blob = `${agentDir}/${normalizeGuestPath(snapshot.to)}`;
+    const { bytes } = await timedStep(progress, `rootfs: agent startup snapshot ${blob}`, () =>
+      buildAgentSnapshot({
+        node: resolveInsideRoot(tree.root, normalizeGuestPath(snapshot.node)),
+        entry: fromBase(snapshot.from),
+        blob: resolveInsideRoot(tree.root, blob),
+      }));
+    progress(`rootfs: ${blob}: ${formatBytes(bytes)}`);
   }
 
   for (const l of declaration.links) await tree.symlink(l.path, l.target);

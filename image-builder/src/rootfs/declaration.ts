@@ -5,7 +5,12 @@ import type { DebianPackageRef } from '../debian/package-ref';
 /** rootfs/guest.json: what the guest holds, as data. */
 export interface RootfsDeclaration {
   packages: Array<DebianPackageRef & { binaries?: string[] }>;
-  agent: { guestDir: string; files: Array<{ from: string; to: string; optional?: boolean }> };
+  agent: {
+    guestDir: string;
+    files: Array<{ from: string; to: string; optional?: boolean }>;
+    /** A V8 startup snapshot of the agent, built by the guest's node (`node`, a guest path). */
+    snapshot?: { from: string; to: string; node: string };
+  };
   directories: Array<{ path: string; mode: string }>;
   files: Array<{ path: string; from: string; mode: string }>;
   links: Array<{ path: string; target: string }>;
@@ -39,6 +44,10 @@ export async function loadDeclaration(file: string): Promise<LoadedDeclaration> 
     if (p.binaries !== undefined && !isStringList(p.binaries)) fail(`packages[${i}].binaries must be a list of paths`);
   }
   if (typeof d.agent?.guestDir !== 'string' || !Array.isArray(d.agent.files)) fail('"agent" needs "guestDir" and "files"');
+  const snap = d.agent!.snapshot;
+  if (snap !== undefined && (typeof snap?.from !== 'string' || typeof snap.to !== 'string' || typeof snap.node !== 'string')) {
+    fail('"agent.snapshot" needs "from", "to" and "node"');
+  }
   for (const [key, list] of [['directories', d.directories], ['files', d.files], ['links', d.links]] as const) {
     if (!Array.isArray(list)) fail(`"${key}" must be a list`);
   }

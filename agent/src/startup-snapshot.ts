@@ -1,0 +1,70 @@
+// The agent as a V8 startup snapshot: `node --snapshot-blob agent.blob -- ARGS`. The image builder
+// runs the CommonJS bundle (dist/agent-snapshot.cjs) under `node --build-snapshot` with the guest's
+// own node binary; what the bundle does while the snapshot is built (load every module, parse the
+// schema, generate the codecs) is then done once at image build instead of at every boot.
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
+import protobuf, { type ReflectionObject } from 'protobufjs';
+import { schemaRoot, serviceMethods, AGENT_SERVICE, GRPC_HEALTH_V1_SERVICE, HEALTH_SERVICE } from './proto/schema';
+
+/** The file name of the bundle beside the blob: where addons are looked up from. */
+const BUNDLE_BESIDE_BLOB = 'agent.js';
+
+/**
+ * In the CommonJS bundle, `import.meta.url` and `__dirname` (node-pty's) read these globals
+ * (scripts/build.mjs defines them so): paths must be the ones of the running guest, not of the
+ * machine that built the snapshot.
+ */
+interface BundleLocation {
+  __kataAgentUrl?: string;
+  __kataAgentDir?: string;
+}
+
+let runningFromSnapshot = false;
+
+export function isBuildingSnapshot(): boolean {
+  // Node 20 answers 1 or 0, not a boolean.
+  return Boolean(v8.startupSnapshot?.isBuildingSnapshot?.());
+}
+
+export function prepareSnapshot(main: () => void): void {
+  warmUp();
+  v8.startupSnapshot.setDeserializeMainFunction(() => {
+    runningFromSnapshot = true;
+    const blob = blobPath(process.execArgv);
+    // Paths captured while building point into the build machine's tree; files beside the
+    // blob (the native addons) are found from where the blob is now.
+    if (blob) {
+      const location = globalThis as BundleLocation;
+      location.__kataAgentDir = dirname(resolve(blob));
+      location.__kataAgentUrl = pathToFileURL(join(location.__kataAgentDir, BUNDLE_BESIDE_BLOB)).href;
+    }
+    main();
+  });
+}
+
+/** The agent's own arguments: `node agent.js ARGS` or `node --snapshot-blob B -- ARGS`. */
+export function agentArgv(): string[] {
+  return process.argv.slice(runningFromSnapshot ? 1 : 2);
+}
+
+export function blobPath(execArgv: readonly string[]): string | undefined {
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (a === '--snapshot-blob') return execArgv[i + 1];
+    if (a.startsWith('--snapshot-blob=')) return a.slice('--snapshot-blob='.length);
+  }
+  return undefined;
+}
+
+// Parsing the .proto texts and generating each message's encoder and decoder is most of the
+// agent's start-up work under TCG; in the snapshot it is already done.
+function warmUp(): void {
+  for (const service of [AGENT_SERVICE, HEALTH_SERVICE, GRPC_HEALTH_V1_SERVICE]) serviceMethods(service);
+  const setUp = (ns: ReflectionObject): void => {
+    if (ns instanceof protobuf.Type) ns.setup();
+    if (ns instanceof protobuf.Namespace) for (const child of ns.nestedArray) setUp(child);
+  };
+  setUp(schemaRoot());
+}
