@@ -5,7 +5,7 @@ import { startAgent } from './agent';
 import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
 import { serveDebugConsole, startConsoleShell } from './debug/console';
-import { consoleSink } from './init/console';
+import { consoleSink, fdSink } from './init/console';
 import { guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReaper } from './init/pid1';
 import { Shutdown } from './init/shutdown';
 import { Logger, stderrSink } from './log/logger';
@@ -77,7 +77,6 @@ async function startSideServices(config: AgentConfig, log: Logger, logVport: Log
     onRefused: (peer: object, reason: string) => log.warn('refused connection', { peer, reason }),
   };
   if (logVport) await serveLogVport(`vsock://-1:${config.logVport}`, logVport, peerRules);
-  if (config.debugConsole) startConsoleShell(log.child({ subsystem: 'debug-console' }));
   if (config.debugConsoleVport) {
     await serveDebugConsole(`vsock://-1:${config.debugConsoleVport}`, log.child({ subsystem: 'debug-console' }), peerRules);
   }
@@ -107,7 +106,7 @@ async function main(): Promise<void> {
   const mark = (step: string): void => void (startup[step] = round(process.uptime()));
   const isInit = isInitProcess();
   // As PID 1, /proc (for the command line) and /dev (for the console) come first.
-  const bootLog = Logger.create('info', [isInit ? { write: (l) => void process.stderr.write(l) } : stderrSink]);
+  const bootLog = Logger.create('info', [isInit ? fdSink(2) : stderrSink]);
   if (isInit) setupSystem(bootLog);
   mark('mounts');
   const log = Logger.create('info', [isInit ? consoleSink() : stderrSink]);
@@ -123,22 +122,17 @@ async function main(): Promise<void> {
     if (logVport) log.addSink(logVport);
     mark('config');
 
-    if (isInit) {
-      // The guest's init brings up lo, as Kata's agent does; the runtime configures the rest.
-      const network = new GuestNetwork({ log: log.child({ subsystem: 'network' }) });
-      await network.bringLoopbackUp().catch((err: unknown) => log.warn('cannot bring lo up', { error: err }));
-      network.close();
-    }
-    mark('loopback');
     try {
       startReaper(log.child({ subsystem: 'reaper' }));
     } catch (err) {
       log.warn('orphan reaping unavailable', { error: err });
     }
     mark('reaper');
+    const network = isInit ? new GuestNetwork({ log: log.child({ subsystem: 'network' }) }) : undefined;
     const impl = buildAgentImpl({
       config,
       log,
+      network,
       // As the guest's init, a destroyed sandbox means the VM's work is done.
       onSandboxDestroyed: isInit ? () => void shutdown.run('DestroySandbox') : undefined,
     });
@@ -150,6 +144,11 @@ async function main(): Promise<void> {
     await startSideServices(config, log, logVport);
     mark('ready');
     log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit, uptime: systemUptime(), startup });
+    // Not needed to serve, so after "ready": the guest's init brings lo up, as Kata's agent
+    // does (the runtime configures the rest; the network's reads wait for it), and the serial
+    // debug shell starts (what is typed before it runs waits in the tty).
+    network?.bringLoopbackUp().catch((err: unknown) => log.warn('cannot bring lo up', { error: err }));
+    if (config.debugConsole) startConsoleShell(log.child({ subsystem: 'debug-console' }));
   } catch (err) {
     if (!isInit) throw err;
     // PID 1 must not exit (the kernel would panic); say why on the console and power off.

@@ -1,7 +1,7 @@
 // The initrd path end to end: our rootfs with the agent as init, packed by our cpio writer, booted
 // as an initramfs under TCG. The host reaches the agent over the virtio-serial channel; crun can
 // pivot_root into a container (the kernel refuses that from the initramfs root itself, so
-// the launcher re-roots onto a bind mount); a hard link in the tree unpacks as one inode with
+// the agent re-roots onto a bind mount first); a hard link in the tree unpacks as one inode with
 // two names; DestroySandbox powers the VM off (QEMU exits 0).
 //
 // gzip, not zstd: the kernel has both (CONFIG_RD_GZIP, CONFIG_RD_ZSTD), but under TCG its gzip

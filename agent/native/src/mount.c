@@ -1,7 +1,8 @@
-// mount(2) and umount2(2), with the flag constants the agent composes.
+// mount(2), umount2(2) and chroot(2), with the flag constants the agent composes.
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "concerns.h"
 #include "napi_helpers.h"
@@ -48,10 +49,23 @@ static napi_value umount2_fn(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// chroot(path): the whole process's root (threads share it).
+static napi_value chroot_fn(napi_env env, napi_callback_info info) {
+  kn_args a;
+  char *path = NULL;
+  if (!kn_get_args(env, info, &a, 1, "chroot") || !kn_arg_string(env, a.argv[0], &path, false, "path")) return NULL;
+  napi_value result = NULL;
+  if (chroot(path) < 0) kn_throw_errno(env, errno, "chroot", "change root to %s", path);
+  else result = kn_undefined(env);
+  free(path);
+  return result;
+}
+
 napi_status kn_init_mount(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, mount_fn, NULL, NULL, NULL, napi_default, NULL},
       {"umount2", NULL, umount2_fn, NULL, NULL, NULL, napi_default, NULL},
+      {"chroot", NULL, chroot_fn, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_status s = napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   if (s != napi_ok) return s;

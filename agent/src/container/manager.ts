@@ -63,14 +63,15 @@ export class ContainerManager {
   /** Ids whose CreateContainer is in progress. */
   readonly #creating = new Set<string>();
   readonly #log: Logger;
-  readonly #rlimitCeilings: Map<string, bigint> | undefined;
+  // Read on the first container, not at agent start.
+  #rlimitCeilings: Map<string, bigint> | undefined | null = null;
 
   constructor(private readonly o: ContainerManagerOptions) {
     this.#log = o.log.child({ subsystem: 'container' });
-    this.#rlimitCeilings = rlimitCeilings();
   }
 
   #clampRlimits(processJson: OciJson | undefined, what: string): void {
+    if (this.#rlimitCeilings === null) this.#rlimitCeilings = rlimitCeilings();
     const changed = clampRlimits(processJson, this.#rlimitCeilings);
     if (changed.length > 0) this.#log.warn('rlimits lowered to what the agent may grant (no CAP_SYS_RESOURCE)', { what, rlimits: changed });
   }

@@ -5,9 +5,27 @@ import type { LogSink } from '../log/logger';
 export function consoleSink(): LogSink {
   try {
     fstatSync(2);
-    return { write: (line) => void process.stderr.write(line) };
+    return fdSink(2);
   } catch {
-    const fd = openSync('/dev/console', 'w');
-    return { write: (line) => void writeSync(fd, line) };
+    return fdSink(openSync('/dev/console', 'w'));
   }
+}
+
+/**
+ * Whole lines written synchronously to `fd`, as Node writes to a terminal anyway, but without
+ * setting up process.stderr's tty stream: a real cost at boot under TCG. A non-blocking stderr
+ * (a pipe another part of Node set up) falls back to the stream.
+ */
+export function fdSink(fd: number): LogSink {
+  return {
+    write: (line) => {
+      const bytes = Buffer.from(line);
+      try {
+        for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && fd === 2) process.stderr.write(line);
+        // Otherwise the console is gone: nowhere left to say so.
+      }
+    },
+  };
 }

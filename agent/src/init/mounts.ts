@@ -38,8 +38,11 @@ export function mountedTargets(): Set<string> {
 }
 
 export function mountEarlyFilesystems(log: Logger, mounts: readonly EarlyMount[] = EARLY_MOUNTS): void {
+  // Read once, and again once /proc is there: then what the kernel mounted itself (/dev on a
+  // disk root) shows.
+  let mounted = mountedTargets();
   for (const m of mounts) {
-    if (mountedTargets().has(m.target)) {
+    if (mounted.has(m.target)) {
       log.debug('already mounted', { target: m.target });
       continue;
     }
@@ -47,6 +50,7 @@ export function mountEarlyFilesystems(log: Logger, mounts: readonly EarlyMount[]
     try {
       mount(m.source, m.target, m.fstype, m.flags, m.data ?? null);
       log.debug('mounted', { target: m.target, fstype: m.fstype });
+      mounted = m.fstype === 'proc' ? mountedTargets() : mounted.add(m.target);
     } catch (err) {
       // A missing filesystem type must not stop the agent: report it and go on.
       log.error('early mount failed', { target: m.target, fstype: m.fstype, error: err });

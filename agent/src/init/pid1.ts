@@ -1,9 +1,10 @@
 // The duties of a guest init, done when the agent is PID 1 (and skipped when it runs under
-// another init, as in tests): early mounts, cgroup controllers, a hostname, orphan reaping,
+// another init, as in tests): re-rooting an initramfs, early mounts, cgroup controllers, a hostname, orphan reaping,
 // signals, and never exiting on an error.
 import type { Logger } from '../log/logger';
 import { OrphanReaper, sethostname } from '../native';
 import { enableCgroupControllers, mountEarlyFilesystems } from './mounts';
+import { rerootInitramfs } from './reroot';
 import type { Shutdown } from './shutdown';
 
 export const DEFAULT_HOSTNAME = 'localhost';
@@ -13,6 +14,7 @@ export function isInitProcess(): boolean {
 }
 
 export function setupSystem(log: Logger): void {
+  rerootInitramfs(log.child({ subsystem: 'init' }));
   mountEarlyFilesystems(log.child({ subsystem: 'init' }));
   enableCgroupControllers(log.child({ subsystem: 'cgroups' }));
   try {

@@ -1,7 +1,6 @@
 // Loads kata_native.node, the C addon in agent/native/, and describes its raw interface.
 // The rest of this folder wraps it in typed, Node-shaped functions; use those, not this.
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 declare const pollWatchBrand: unique symbol;
@@ -50,6 +49,7 @@ export interface NativeAddon {
 
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
+  chroot(path: string): void;
   setns(fd: number, nstype: number): void;
   unshare(flags: number): void;
   sethostname(name: string): void;
@@ -92,9 +92,12 @@ export function native(): NativeAddon {
       { code: 'ERR_NATIVE_ADDON_MISSING' },
     );
   }
-  const requireAddon = createRequire(import.meta.url);
+  // process.dlopen, not require(): started from a startup snapshot, the first require() would
+  // first set up Node's whole module loader, a cost at every boot.
+  const module = { exports: {} as NativeAddon };
   try {
-    loaded = requireAddon(path) as NativeAddon;
+    process.dlopen(module, path);
+    loaded = module.exports;
   } catch (err) {
     throw new Error(`load native addon ${path}: ${(err as Error).message}`, { cause: err });
   }

@@ -5,7 +5,7 @@ export { receiveFd } from './console-socket';
 export type { ExitStatus } from './exit-status';
 export { FdStream, type FdStreamOptions } from './fd-stream';
 export { FdWatch, type FdReadiness } from './fd-watch';
-export { mount, umount } from './mount';
+export { chroot, mount, umount } from './mount';
 export { setns, sethostname, unshare } from './namespaces';
 export { OrphanReaper, isChildSubreaper, isPid1, setChildSubreaper, type ReapedOrphan } from './orphan-reaper';
 export { claimPid, releasePid } from './owned-pids';

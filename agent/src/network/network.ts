@@ -35,12 +35,14 @@ export class GuestNetwork {
     return this.#serial(() => bringLoopbackUp(this.#nl));
   }
 
+  // Reads see every change asked for before them: a ListRoutes after an UpdateRoutes from
+  // another connection, or a ListInterfaces while init is still bringing lo up.
   listInterfaces(): Promise<PbInterface[]> {
-    return listInterfaces(this.#nl);
+    return this.#changes.then(() => listInterfaces(this.#nl));
   }
 
   listRoutes(): Promise<PbRoute[]> {
-    return listRouteTable(this.#nl);
+    return this.#changes.then(() => listRouteTable(this.#nl));
   }
 
   close(): void {

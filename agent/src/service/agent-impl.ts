@@ -2,6 +2,7 @@
 // network, guest), behind the policy check and the RPC metrics.
 import type { AgentConfig } from '../config/config';
 import type { Logger } from '../log/logger';
+import type { GuestNetwork } from '../network/network';
 import { RpcMetrics, withRpcMetrics } from '../metrics';
 import { DEFAULT_POLICY_FILE, PolicyHolder, withPolicy } from '../policy';
 import { AGENT_SERVICE, serviceMethods } from '../proto/schema';
@@ -18,6 +19,8 @@ export interface AgentImplDeps {
   onSandboxDestroyed?: () => void;
   /** Where the image's policy is read from (a missing file allows everything). */
   policyFile?: string;
+  /** The guest network the network methods act on (default: one opened on first use). */
+  network?: GuestNetwork;
 }
 
 export interface AgentImpl {
@@ -41,7 +44,7 @@ export function buildAgentImpl(deps: AgentImplDeps): AgentImpl {
   });
   const handlers: Record<string, TypedHandler> = {
     ...containers.handlers,
-    ...networkServiceHandlers({ log, hotplugTimeoutMs: config.hotplugTimeoutMs }),
+    ...networkServiceHandlers({ log, hotplugTimeoutMs: config.hotplugTimeoutMs, network: deps.network }),
     ...guestServiceHandlers({ log, config, policy, rpcMetrics }),
   };
   return {
