@@ -68,4 +68,25 @@ describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () =>
       await vm.stop();
     }
   }, BOOT_MS + 60_000);
+
+  it('sleeps between host connections on virtio-serial: one session per host connection, none while idle', async () => {
+    const vm = await bootAgent(kernel, image, { extraCmdline: ['agent.log=debug'] });
+    try {
+      const sessions = () => vm.consoleLines.filter((l) => /"msg":"connection".*"sharedByClients":true/.test(l)).length;
+      // No host has connected yet. Polling the port (it reads EOF until a host comes) would log
+      // a session every wake-up during this second; waiting for the port's SIGIO logs none.
+      expect(await consoleRun(vm, 'sleep 1', 'IDLE_RC')).toBe('0');
+      expect(sessions()).toBe(0);
+      for (let host = 1; host <= 2; host++) {
+        const client = await AgentClient.connect(`serial://${vm.agentSocketPath}`, { timeoutMs: 20_000 });
+        expect(await client.request('Health/Check', {}, { timeoutMs: 20_000 })).toEqual({ status: 'SERVING' });
+        client.close();
+        // The agent logged the session before answering; a console round trip brings that line in.
+        await consoleRun(vm, 'true', `HOST${host}_RC`);
+        expect(sessions()).toBe(host);
+      }
+    } finally {
+      await vm.stop();
+    }
+  }, BOOT_MS + 60_000);
 });

@@ -2,6 +2,7 @@
 // Together they are what a libuv stream does, for fds libuv's stream types refuse (AF_VSOCK).
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -96,6 +97,36 @@ static napi_value set_non_blocking(napi_env env, napi_callback_info info) {
   return kn_undefined(env);
 }
 
+// pollFd(fd) -> revents of a poll() that does not wait (POLLIN, POLLOUT, POLLHUP...).
+static napi_value poll_fd(napi_env env, napi_callback_info info) {
+  kn_args a;
+  int32_t fd;
+  if (!kn_get_args(env, info, &a, 1, "pollFd") || !kn_arg_int32(env, a.argv[0], &fd, "fd")) return NULL;
+  struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+  int n;
+  do n = poll(&p, 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) { kn_throw_errno(env, errno, "poll", "poll fd %d", fd); return NULL; }
+  return kn_int(env, n == 0 ? 0 : p.revents);
+}
+
+// setAsyncSignal(fd, on): O_ASYNC with this process as owner, so the driver sends SIGIO when the
+// fd's state changes (a virtio-serial port does when the host opens or closes its end).
+static napi_value set_async_signal(napi_env env, napi_callback_info info) {
+  kn_args a;
+  int32_t fd, on;
+  if (!kn_get_args(env, info, &a, 2, "setAsyncSignal") || !kn_arg_int32(env, a.argv[0], &fd, "fd") ||
+      !kn_arg_int32(env, a.argv[1], &on, "on"))
+    return NULL;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || (on && fcntl(fd, F_SETOWN, getpid()) < 0) ||
+      fcntl(fd, F_SETFL, on ? flags | O_ASYNC : flags & ~O_ASYNC) < 0) {
+    kn_throw_errno(env, errno, "fcntl", "%s SIGIO on fd %d", on ? "enable" : "disable", fd);
+    return NULL;
+  }
+  return kn_undefined(env);
+}
+
 napi_status kn_init_fd_io(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"readFd", NULL, read_fd, NULL, NULL, NULL, napi_default, NULL},
@@ -103,6 +134,8 @@ napi_status kn_init_fd_io(napi_env env, napi_value exports) {
       {"shutdownWrite", NULL, shutdown_write, NULL, NULL, NULL, napi_default, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setNonBlocking", NULL, set_non_blocking, NULL, NULL, NULL, napi_default, NULL},
+      {"pollFd", NULL, poll_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"setAsyncSignal", NULL, set_async_signal, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

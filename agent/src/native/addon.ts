@@ -27,6 +27,10 @@ export interface NativeAddon {
   shutdownWrite(fd: number): void;
   closeFd(fd: number): void;
   setNonBlocking(fd: number): void;
+  /** revents of a poll() that does not wait (0 when nothing is ready). */
+  pollFd(fd: number): number;
+  /** O_ASYNC on (1) or off (0), with this process as the SIGIO owner. */
+  setAsyncSignal(fd: number, on: number): void;
 
   vsockListen(cid: number, port: number, backlog: number): number;
   vsockAccept(fd: number): { fd: number; cid: number; port: number } | null;

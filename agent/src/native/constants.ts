@@ -52,3 +52,6 @@ export const VMADDR_CID_ANY = 0xffffffff;
 export const VMADDR_CID_HYPERVISOR = 0;
 export const VMADDR_CID_LOCAL = 1;
 export const VMADDR_CID_HOST = 2;
+
+/** poll(2) event: hang-up. */
+export const POLLHUP = 0x10;
