@@ -123,6 +123,17 @@ describe('rootfs assembly from Debian packages', () => {
     expect((await readdir(work)).filter((n) => n.startsWith('precious.partial'))).toEqual([]);
   }, 120_000);
 
+  it('refuses an agent snapshot without a node to build it, or without the node in the tree', async () => {
+    const incomplete = await declare('snapshot-fields', {
+      agent: { guestDir: '/usr/lib/kata-agent', files: [], snapshot: { from: 'init.sh', to: 'agent.blob' } as never },
+    });
+    await expectFailure(incomplete, /"agent.snapshot" needs "from", "to" and "node"/);
+    const noNode = await declare('snapshot-no-node', {
+      agent: { guestDir: '/usr/lib/kata-agent', files: [], snapshot: { from: 'init.sh', to: 'agent.blob', node: '/usr/bin/node' } },
+    });
+    await expectFailure(noNode, /build agent snapshot with .*\/usr\/bin\/node: .*ENOENT/);
+  }, 120_000);
+
   it('refuses a package that does not exist, naming it', async () => {
     const file = await declare('no-package', { packages: [{ name: 'kata-no-such-package', version: '1.0-1' }] });
     await expectFailure(file, /Debian package kata-no-such-package: not found in the configured apt sources/);
