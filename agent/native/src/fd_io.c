@@ -137,5 +137,8 @@ napi_status kn_init_fd_io(napi_env env, napi_value exports) {
       {"pollFd", NULL, poll_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setAsyncSignal", NULL, set_async_signal, NULL, NULL, NULL, napi_default, NULL},
   };
-  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_status s = napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  if (s != napi_ok) return s;
+  const kn_constant constants[] = {{"POLLHUP", POLLHUP}};
+  return kn_define_constants(env, exports, constants, sizeof constants / sizeof constants[0]);
 }
