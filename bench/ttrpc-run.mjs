@@ -5,21 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { NODE_BUNDLE } from '../scripts/esbuild-options.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'test/go/bin/bench-ttrpc.mjs');
 mkdirSync(dirname(outfile), { recursive: true });
-await build({
-  entryPoints: [join(root, 'bench/ttrpc.ts')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  loader: { '.proto': 'text' },
-  external: ['*.node'],
-  logLevel: 'warning',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-});
+await build({ ...NODE_BUNDLE, entryPoints: [join(root, 'bench/ttrpc.ts')], outfile });
 const child = spawn(process.execPath, [outfile, ...process.argv.slice(2)], { stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -4,24 +4,14 @@
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { NODE_BUNDLE } from './esbuild-options.mjs';
 
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: 'linked',
-  loader: { '.proto': 'text' },
-  legalComments: 'none',
-  logLevel: 'warning',
-  // ESM output still has to require() CommonJS deps and .node addons.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-};
+const common = { ...NODE_BUNDLE, sourcemap: 'linked', legalComments: 'none' };
 
 const entries = [
-  { in: 'agent/src/main.ts', out: 'dist/agent.js', external: ['*.node'] },
-  { in: 'agent/cli/agent-ctl.ts', out: 'dist/agent-ctl.js', external: ['*.node'] },
-  { in: 'image-builder/src/cli.ts', out: 'dist/image-builder.js', external: ['*.node'] },
+  { in: 'agent/src/main.ts', out: 'dist/agent.js' },
+  { in: 'agent/cli/agent-ctl.ts', out: 'dist/agent-ctl.js' },
+  { in: 'image-builder/src/cli.ts', out: 'dist/image-builder.js' },
 ];
 
 // The agent again as CommonJS, the only form `node --build-snapshot` takes (the image builder
@@ -52,9 +42,9 @@ const snapshotBuild = {
 mkdirSync('dist', { recursive: true });
 for (const e of entries) {
   if (!existsSync(e.in)) continue;
-  await build({ ...common, entryPoints: [e.in], outfile: e.out, external: e.external });
+  await build({ ...common, entryPoints: [e.in], outfile: e.out });
 }
-await build({ ...snapshotBuild, entryPoints: ['agent/src/main.ts'], outfile: 'dist/agent-snapshot.cjs', external: ['*.node'] });
+await build({ ...snapshotBuild, entryPoints: ['agent/src/main.ts'], outfile: 'dist/agent-snapshot.cjs' });
 // Native addons ship beside the bundle.
 // node-pty looks for its addon at ./build/Release/pty.node relative to the bundle.
 const addons = [
