@@ -9,7 +9,7 @@
 //
 // Between hosts the port polls readable with POLLHUP, so waiting on poll would spin. The driver
 // sends SIGIO when the host opens or closes its end (with O_ASYNC set), so the agent sleeps until
-// then; a device without SIGIO support is checked on a backing-off timer instead.
+// then. Where fcntl refuses O_ASYNC, the port is checked on a backing-off timer instead.
 import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { ConnectionHandler, Listener } from './listen';
 
