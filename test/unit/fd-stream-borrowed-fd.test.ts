@@ -4,11 +4,12 @@
 // stands in for the character device: not a socket, readable and writable on one fd.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FdStream } from '../../agent/src/native';
+import { isFdOpen } from '../helpers/fds';
 
 const dir = mkdtempSync(join(tmpdir(), 'fd-stream-borrowed-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,15 +18,6 @@ function openFifo(name: string): number {
   const path = join(dir, name);
   execFileSync('mkfifo', [path]);
   return openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
-}
-
-function isOpen(fd: number): boolean {
-  try {
-    fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function firstChunk(stream: FdStream): Promise<string> {
@@ -43,14 +35,14 @@ describe('FdStream on a borrowed fd', () => {
       expect(await firstChunk(first)).toBe('request-1');
       first.destroy();
       await once(first, 'close');
-      expect(isOpen(fd)).toBe(true);
+      expect(isFdOpen(fd)).toBe(true);
 
       writeSync(fd, 'request-2'); // queued while no stream serves the fd
       const second = new FdStream(fd, { ownsFd: false });
       expect(await firstChunk(second)).toBe('request-2');
       second.destroy();
       await once(second, 'close');
-      expect(isOpen(fd)).toBe(true);
+      expect(isFdOpen(fd)).toBe(true);
     } finally {
       closeSync(fd);
     }
@@ -61,6 +53,6 @@ describe('FdStream on a borrowed fd', () => {
     const stream = new FdStream(fd);
     stream.destroy();
     await once(stream, 'close');
-    expect(isOpen(fd)).toBe(false);
+    expect(isFdOpen(fd)).toBe(false);
   });
 });

@@ -1,13 +1,14 @@
 // FdStream: the Duplex used for vsock connections and char devices, exercised on a unix socket
 // fd that Node does not own (accepted by the addon), against a net.Socket peer.
 import { execFileSync } from 'node:child_process';
-import { constants, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FdStream, FdWatch, native } from '../../agent/src/native';
+import { isFdOpen } from '../helpers/fds';
 
 const dir = mkdtempSync(join(tmpdir(), 'native-fd-stream-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,15 +48,6 @@ function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   });
 }
 
-function isOpen(fd: number): boolean {
-  try {
-    fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('FdStream', () => {
   it('carries data both ways, far more than the socket buffers hold', async () => {
     const { fd, peer } = await connectedPair();
@@ -73,7 +65,7 @@ describe('FdStream', () => {
     expect((await peerGot).equals(toPeer)).toBe(true);
     expect((await streamGot).equals(fromPeer)).toBe(true);
     await closed;
-    expect(isOpen(fd)).toBe(false);
+    expect(isFdOpen(fd)).toBe(false);
   });
 
   it('waits for a paused reader instead of dropping or spinning (writes resume on writability)', async () => {
@@ -106,7 +98,7 @@ describe('FdStream', () => {
     expect((await streamGot).toString()).toBe('bye');
     expect((await peerGot).length).toBe(0); // our side was shut down after their EOF
     await closed;
-    expect(isOpen(fd)).toBe(false);
+    expect(isFdOpen(fd)).toBe(false);
   });
 
   it('with allowHalfOpen keeps writing after the peer has finished', async () => {
@@ -126,7 +118,7 @@ describe('FdStream', () => {
     const closed = once(stream, 'close');
     stream.destroy();
     await closed;
-    expect(isOpen(fd)).toBe(false);
+    expect(isFdOpen(fd)).toBe(false);
     expect((await peerGot).length).toBe(0);
   });
 

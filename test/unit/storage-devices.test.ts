@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { devNodeFor, waitForDevNode, waitForScsiDisk, waitForVirtioBlkByPciPath } from '../../agent/src/storage/block-devices';
 import { parsePciPath } from '../../agent/src/storage/pci-path';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
+import { rpcRejection } from '../helpers/rpc-rejection';
 
 let root: string;
 let sys: string;
@@ -36,16 +37,6 @@ function addVirtioBlock(functionDir: string, virtio: string, name: string): void
 
 function addDevNode(name: string): void {
   writeFileSync(path.join(dev, name), '');
-}
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RpcError);
-    return err as RpcError;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeEach(() => {
@@ -138,7 +129,7 @@ describe('virtio-blk disk by PCI path', () => {
   it('fails with DEADLINE_EXCEEDED naming the device and the timeout when it never appears', async () => {
     addBridge(['0000:00:02.0'], '0000:01');
     const started = Date.now();
-    const err = await rejection(waitForVirtioBlkByPciPath('02/00', { sysRoot: sys, devRoot: dev, timeoutMs: 150 }));
+    const err = await rpcRejection(waitForVirtioBlkByPciPath('02/00', { sysRoot: sys, devRoot: dev, timeoutMs: 150 }));
     const elapsed = Date.now() - started;
     expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
     expect(err.message).toContain('PCI path 02/00');
@@ -150,7 +141,7 @@ describe('virtio-blk disk by PCI path', () => {
   it('stops waiting with CANCELLED when the call is aborted', async () => {
     const abort = new AbortController();
     const p = waitForVirtioBlkByPciPath('02/00', { sysRoot: sys, devRoot: dev, timeoutMs: 10_000, signal: abort.signal, onWaiting: () => abort.abort() });
-    expect((await rejection(p)).code).toBe(Code.CANCELLED);
+    expect((await rpcRejection(p)).code).toBe(Code.CANCELLED);
   });
 });
 
@@ -159,13 +150,13 @@ describe('SCSI disks and /dev paths', () => {
     mkdirSync(path.join(sys, 'bus/scsi/devices/0:0:0:1/block/sdb'), { recursive: true });
     addDevNode('sdb');
     await expect(waitForScsiDisk('0:1', { sysRoot: sys, devRoot: dev, timeoutMs: 2000 })).resolves.toBe(path.join(dev, 'sdb'));
-    expect((await rejection(waitForScsiDisk('0:0:1', { sysRoot: sys, devRoot: dev, timeoutMs: 100 }))).code).toBe(Code.INVALID_ARGUMENT);
+    expect((await rpcRejection(waitForScsiDisk('0:0:1', { sysRoot: sys, devRoot: dev, timeoutMs: 100 }))).code).toBe(Code.INVALID_ARGUMENT);
   });
 
   it('waits for a /dev node (mmioblk, nvdimm) and refuses paths outside /dev', async () => {
     const p = waitForDevNode('/dev/pmem0', { sysRoot: sys, devRoot: dev, timeoutMs: 10_000, onWaiting: () => addDevNode('pmem0') });
     await expect(p).resolves.toBe(path.join(dev, 'pmem0'));
-    const missing = await rejection(waitForDevNode('/dev/vdz', { sysRoot: sys, devRoot: dev, timeoutMs: 100 }));
+    const missing = await rpcRejection(waitForDevNode('/dev/vdz', { sysRoot: sys, devRoot: dev, timeoutMs: 100 }));
     expect(missing.code).toBe(Code.DEADLINE_EXCEEDED);
     expect(missing.message).toContain('/dev/vdz');
     expect(() => devNodeFor('/dev/../etc/passwd', dev)).toThrow(/not a path under \/dev/);

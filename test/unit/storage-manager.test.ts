@@ -8,23 +8,14 @@ import { Logger } from '../../agent/src/log/logger';
 import type { StorageDriver } from '../../agent/src/storage/driver';
 import { StorageManager } from '../../agent/src/storage/manager';
 import type { StorageSpec } from '../../agent/src/storage/types';
-import { Code, RpcError } from '../../agent/src/ttrpc/status';
+import { Code } from '../../agent/src/ttrpc/status';
+import { rpcRejection } from '../helpers/rpc-rejection';
 
 let root: string;
 const log = Logger.create('critical', []);
 
 function storage(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
   return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, ...fields };
-}
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RpcError);
-    return err as RpcError;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeEach(() => {
@@ -97,7 +88,7 @@ describe('StorageManager', () => {
   it('rolls back the storages of a failed add and names the failing one', async () => {
     const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
     const ok = path.join(root, 'ok');
-    const err = await rejection(
+    const err = await rpcRejection(
       manager.add('c1', [
         storage({ driver: 'local', mount_point: ok }),
         storage({ driver: 'no-such-driver', source: 'x', mount_point: path.join(root, 'bad') }),
@@ -113,7 +104,7 @@ describe('StorageManager', () => {
     const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
     const shared = path.join(root, 'shared');
     await manager.add('sandbox', [storage({ driver: 'local', mount_point: shared })]);
-    await rejection(
+    await rpcRejection(
       manager.add('c1', [storage({ driver: 'local', mount_point: shared }), storage({ driver: 'local', mount_point: 'relative/path' })]),
     );
     expect(existsSync(shared)).toBe(true);
@@ -127,7 +118,7 @@ describe('StorageManager', () => {
     mkdirSync(devRoot);
     const manager = new StorageManager({ log, hotplugTimeoutMs: 100, sysRoot, devRoot });
     const mountPoint = path.join(root, 'rootfs');
-    const err = await rejection(manager.add('c1', [storage({ driver: 'blk', source: '02/00', fstype: 'ext4', mount_point: mountPoint })]));
+    const err = await rpcRejection(manager.add('c1', [storage({ driver: 'blk', source: '02/00', fstype: 'ext4', mount_point: mountPoint })]));
     expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
     expect(err.message).toMatch(/PCI path 02\/00.*100 ms/);
     expect(existsSync(mountPoint)).toBe(false);
@@ -160,7 +151,7 @@ describe('StorageManager', () => {
     );
     setImmediate(() => abort.abort());
     const started = Date.now();
-    const err = await rejection(pending);
+    const err = await rpcRejection(pending);
     expect(err.code).toBe(Code.CANCELLED);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(existsSync(local)).toBe(false);
@@ -169,7 +160,7 @@ describe('StorageManager', () => {
 
   it('says image_guest_pull is not supported', async () => {
     const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
-    const err = await rejection(manager.add('c1', [storage({ driver: 'image_guest_pull', source: 'docker.io/library/nginx', mount_point: path.join(root, 'img') })]));
+    const err = await rpcRejection(manager.add('c1', [storage({ driver: 'image_guest_pull', source: 'docker.io/library/nginx', mount_point: path.join(root, 'img') })]));
     expect(err.code).toBe(Code.UNIMPLEMENTED);
     expect(err.message).toContain('image_guest_pull');
   });
