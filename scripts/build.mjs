@@ -33,7 +33,7 @@ const snapshotBuild = {
       "  __kataRequire ??= __kataEntryRequire('node:module').createRequire(globalThis.__kataAgentUrl);",
       '  return __kataRequire(id);',
       '};',
-      "globalThis.__kataAgentUrl = require('node:url').pathToFileURL(__filename).href;",
+      "globalThis.__kataAgentUrl = __kataEntryRequire('node:url').pathToFileURL(__filename).href;",
       'globalThis.__kataAgentDir = __dirname;',
     ].join('\n'),
   },

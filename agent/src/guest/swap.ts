@@ -6,7 +6,7 @@
 // Layout (linux/swap.h, union swap_header), in the kernel's byte order (little-endian on every
 // architecture Kata guests run): 1024 boot bytes, then u32 version = 1, u32 last_page,
 // u32 nr_badpages = 0, 16-byte UUID, 16-byte label; "SWAPSPACE2" ends the first page.
-import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats, writeSync } from 'node:fs';
 import { swapOn } from '../native/guest-ops';
 import { Code, RpcError } from '../ttrpc/status';
@@ -54,7 +54,8 @@ export function writeSwapHeader(target: string, opts: { pageSize?: number; sizeB
     if (pages < MIN_PAGES) {
       throw new RpcError(Code.INVALID_ARGUMENT, `mkswap ${target}: ${size} bytes is smaller than ${MIN_PAGES} pages of ${pageSize} bytes`);
     }
-    const uuid = opts.uuid ?? randomUUID();
+    // node:crypto (some 20 internal modules) loads on the first swap, not with the agent.
+    const uuid = opts.uuid ?? (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomUUID();
     const page = Buffer.alloc(pageSize);
     page.writeUInt32LE(1, 1024); // version
     page.writeUInt32LE(pages - 1, 1028); // last_page
