@@ -182,8 +182,16 @@ try {
   console.log(`busybox initramfs baseline: init starts at ${s(bbInit)}, its ready marker at ${s(median(bb.map((x) => x.ready)))}`);
 
   for (const m of media) {
+    // Rounds interleave the bare-Node boot with each agent variant's, and each ratio is taken
+    // within a round: the machine's load drifts over minutes, and a ratio of two medians taken
+    // minutes apart carries that drift.
+    const names = m.allVariants ? variants : ['snapshot', 'bundle'];
     const node: NodeSample[] = [];
-    for (let i = 0; i < rounds; i++) node.push(await measureNode(kernel, m.media));
+    const samples = new Map<string, AgentSample[]>(names.map((n) => [n, []]));
+    for (let i = 0; i < rounds; i++) {
+      node.push(await measureNode(kernel, m.media));
+      for (const name of names) samples.get(name)!.push(await measureAgent(kernel, m.media, name));
+    }
     const nodeInit = median(node.map((x) => x.init));
     const firstAfterInit = median(node.map((x) => x.firstAfterInit));
     const first = median(node.map((x) => x.first));
@@ -192,26 +200,28 @@ try {
       `\n${m.name}: init starts at ${s(nodeInit)} (${(nodeInit / bbInit).toFixed(2)}x busybox); bare node -e 0: first ${s(first)} ` +
         `(done ${s(firstAfterInit)} after init starts), second ${s(second)}`,
     );
-    console.log('variant          | init at | ready after init | x node first | x node second | RssAnon | RssFile | RssShmem | flags');
+    console.log('variant          | init at | ready after init | x node first | x node second | x first, each round      | RssAnon | RssFile | RssShmem | flags');
     const steps: string[] = [];
-    for (const name of m.allVariants ? variants : ['snapshot', 'bundle']) {
-      const samples: AgentSample[] = [];
-      for (let i = 0; i < rounds; i++) samples.push(await measureAgent(kernel, m.media, name));
-      const after = median(samples.map((x) => x.ready - x.init));
-      const anon = median(samples.map((x) => x.anonKb));
-      const file = median(samples.map((x) => x.fileKb));
-      const shmem = median(samples.map((x) => x.shmemKb));
+    for (const name of names) {
+      const runs = samples.get(name)!;
+      const after = runs.map((x) => x.ready - x.init);
+      const perRound = after.map((a, i) => a / node[i]!.firstAfterInit);
+      const anon = median(runs.map((x) => x.anonKb));
+      const file = median(runs.map((x) => x.fileKb));
+      const shmem = median(runs.map((x) => x.shmemKb));
       const flags = FLAG_VARIANTS.find((v) => v.name === name)?.flags ?? '?';
       console.log(
-        `${name.padEnd(16)} | ${s(median(samples.map((x) => x.init))).padStart(7)} | ${s(after).padStart(16)} | ${(after / firstAfterInit).toFixed(2).padStart(12)} | ` +
-          `${(after / second).toFixed(2).padStart(13)} | ${mb(anon).padStart(7)} | ${mb(file).padStart(7)} | ${mb(shmem).padStart(8)} | ${flags || '(none)'}`,
+        `${name.padEnd(16)} | ${s(median(runs.map((x) => x.init))).padStart(7)} | ${s(median(after)).padStart(16)} | ${median(perRound).toFixed(2).padStart(12)} | ` +
+          `${(median(after) / second).toFixed(2).padStart(13)} | ${perRound.map((r) => r.toFixed(2)).join(' ').padEnd(24)} | ` +
+          `${mb(anon).padStart(7)} | ${mb(file).padStart(7)} | ${mb(shmem).padStart(8)} | ${flags || '(none)'}`,
       );
-      steps.push(`${name.padEnd(16)} | ${Object.keys(samples[0]!.startup).map((k) => `${k} ${median(samples.map((x) => x.startup[k] ?? NaN)).toFixed(2)}`).join(', ')}`);
+      steps.push(`${name.padEnd(16)} | ${Object.keys(runs[0]!.startup).map((k) => `${k} ${median(runs.map((x) => x.startup[k] ?? NaN)).toFixed(2)}`).join(', ')}`);
     }
     console.log('agent process time (s) at the end of each start-up step (main = Node started and the bundle loaded):');
     for (const line of steps) console.log(line);
   }
-  console.log('\nx node first: agent ready after init / first `node -e 0` done after init (same image, same boot path)');
+  console.log('\nx node first: agent ready after init / first `node -e 0` done after init (same image, same boot path),');
+  console.log('  the median of the per-round ratios (each round boots bare Node, then each variant)');
   console.log('x node second: agent ready after init / a second `node -e 0` (Node already paged in)');
   console.log('targets: x node first <= 1.2; RssAnon <= 16 MB');
 } finally {
