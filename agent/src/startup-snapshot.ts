@@ -1,7 +1,7 @@
 // The agent as a V8 startup snapshot: `node --snapshot-blob agent.blob -- ARGS`. The image builder
 // runs the CommonJS bundle (dist/agent-snapshot.cjs) under `node --build-snapshot` with the guest's
 // own node binary; what the bundle does while the snapshot is built (load every module, parse the
-// schema, generate the codecs) is then done once at image build instead of at every boot.
+// schema) is then done once at image build instead of at every boot.
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';

@@ -9,5 +9,5 @@ export async function rpcRejection(p: Promise<unknown>): Promise<RpcError> {
     expect(err).toBeInstanceOf(RpcError);
     return err as RpcError;
   }
-  throw new Error('expected a rejection');
+  throw new Error('the call succeeded; expected it to reject with an RpcError');
 }

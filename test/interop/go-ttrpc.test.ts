@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code, RpcError, TtrpcClient, TtrpcServer } from '../../agent/src/ttrpc';
+import { Code, TtrpcClient, TtrpcServer } from '../../agent/src/ttrpc';
 import { dial } from '../../agent/src/transport/dial';
+import { rpcRejection } from '../helpers/rpc-rejection';
 import {
   decodeBlob,
   decodeMetadataReply,
@@ -37,16 +38,6 @@ interface EchoOutcome extends Outcome {
 }
 const ok = { kind: 'status', code: Code.OK };
 const echoedOk = (sent: number) => ({ kind: 'status', code: Code.OK, sent, received: sent, equal: true });
-
-async function rpcErrorOf(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RpcError);
-    return err as RpcError;
-  }
-  throw new Error('call succeeded, expected an RpcError');
-}
 
 let dir: string;
 beforeAll(async () => {
@@ -176,13 +167,13 @@ describe.skipIf(unavailable !== undefined)('our ttRPC client -> Go server', () =
 
   it('surfaces every gRPC status code and message from the Go server', async () => {
     for (let code = 1; code <= 16; code++) {
-      const err = await rpcErrorOf(call('Fail', encodeFailRequest(code, `failure ${code}: ünïcode ✓`)));
+      const err = await rpcRejection(call('Fail', encodeFailRequest(code, `failure ${code}: ünïcode ✓`)));
       expect({ code: err.code, message: err.message }).toEqual({ code, message: `failure ${code}: ünïcode ✓` });
     }
   });
 
   it('refuses an over-4-MiB request itself, and the connection goes on', async () => {
-    const err = await rpcErrorOf(call('Echo', encodeEchoRequest(pattern(4 * MiB + 1))));
+    const err = await rpcRejection(call('Echo', encodeEchoRequest(pattern(4 * MiB + 1))));
     expect(err.code).toBe(Code.RESOURCE_EXHAUSTED);
     const near = pattern(4 * MiB - 1024);
     expect((await echo(near)).equals(near)).toBe(true);
@@ -193,7 +184,7 @@ describe.skipIf(unavailable !== undefined)('our ttRPC client -> Go server', () =
     // A client with a raised limit puts the oversized frame on the wire; Go discards it.
     const loose = new TtrpcClient(await dial(`unix://${go.socketPath}`), 8 * MiB);
     try {
-      const err = await rpcErrorOf(loose.call(INTEROP_SERVICE, 'Echo', encodeEchoRequest(pattern(4 * MiB + 1))));
+      const err = await rpcRejection(loose.call(INTEROP_SERVICE, 'Echo', encodeEchoRequest(pattern(4 * MiB + 1))));
       expect(err.code).toBe(Code.RESOURCE_EXHAUSTED);
       expect(err.message).toContain('exceed maximum message size of 4194304');
       expect(decodeBlob(await loose.call(INTEROP_SERVICE, 'Echo', encodeEchoRequest(Buffer.from('next')))).toString()).toBe('next');
@@ -204,7 +195,7 @@ describe.skipIf(unavailable !== undefined)('our ttRPC client -> Go server', () =
 
   it('turns an over-4-MiB reply from the Go server into RESOURCE_EXHAUSTED for that call only', async () => {
     expect(decodeBlob(await call('Big', encodeBigRequest(MiB))).equals(pattern(MiB))).toBe(true);
-    const err = await rpcErrorOf(call('Big', encodeBigRequest(4 * MiB + 16)));
+    const err = await rpcRejection(call('Big', encodeBigRequest(4 * MiB + 16)));
     expect(err.code).toBe(Code.RESOURCE_EXHAUSTED);
     expect((await echo(Buffer.from('after-big'))).toString()).toBe('after-big');
     expect(client.closed).toBe(false);
@@ -218,7 +209,7 @@ describe.skipIf(unavailable !== undefined)('our ttRPC client -> Go server', () =
     expect(decodeSleepReply(await call('Sleep', encodeSleepRequest(0))).hadDeadline).toBe(false);
 
     const start = Date.now();
-    const err = await rpcErrorOf(call('Sleep', encodeSleepRequest(3000), { timeoutMs: 200 }));
+    const err = await rpcRejection(call('Sleep', encodeSleepRequest(3000), { timeoutMs: 200 }));
     expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
     expect(Date.now() - start).toBeLessThan(2000);
     expect((await echo(Buffer.from('after-deadline'))).toString()).toBe('after-deadline');
@@ -230,9 +221,9 @@ describe.skipIf(unavailable !== undefined)('our ttRPC client -> Go server', () =
   });
 
   it('gets UNIMPLEMENTED for an unknown service or method', async () => {
-    const service = await rpcErrorOf(client.call('ttrpc.interop.v1.Missing', 'Echo', encodeEchoRequest(Buffer.from('x'))));
+    const service = await rpcRejection(client.call('ttrpc.interop.v1.Missing', 'Echo', encodeEchoRequest(Buffer.from('x'))));
     expect({ code: service.code, message: service.message }).toEqual({ code: Code.UNIMPLEMENTED, message: 'service ttrpc.interop.v1.Missing' });
-    const method = await rpcErrorOf(call('Missing', encodeEchoRequest(Buffer.from('x'))));
+    const method = await rpcRejection(call('Missing', encodeEchoRequest(Buffer.from('x'))));
     expect({ code: method.code, message: method.message }).toEqual({ code: Code.UNIMPLEMENTED, message: 'method Missing' });
   });
 });

@@ -1,6 +1,6 @@
 // The duties of a guest init, done when the agent is PID 1 (and skipped when it runs under
-// another init, as in tests): re-rooting an initramfs, early mounts, cgroup controllers, a hostname, orphan reaping,
-// signals, and never exiting on an error.
+// another init, as in tests): re-rooting an initramfs, early mounts, cgroup controllers, a
+// hostname, orphan reaping, signals, and never exiting on an error.
 import type { Logger } from '../log/logger';
 import { OrphanReaper, sethostname } from '../native';
 import { enableCgroupControllers, mountEarlyFilesystems } from './mounts';

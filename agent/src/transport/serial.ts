@@ -93,7 +93,7 @@ export async function serveSerialPort(requested: string, text: string, onConnect
     sigioArmed = sigioArmed || setSigio(true);
     if (hostPresent()) return serve();
     if (!sigioArmed) {
-      timer = setTimeout(() => (!closed && hostPresent() ? serve() : waitForHost()), recheckMs);
+      timer = setTimeout(waitForHost, recheckMs);
       recheckMs = Math.min(recheckMs * 2, RECHECK_MAX_MS);
     }
   };
