@@ -49,6 +49,8 @@ await build({ ...snapshotBuild, entryPoints: ['agent/src/main.ts'], outfile: 'di
 // node-pty looks for its addon at ./build/Release/pty.node relative to the bundle.
 const addons = [
   ['agent/native/build/Release/kata_native.node', 'dist/native/kata_native.node'],
+  // Not an addon: the image's /sbin/init, which execs Node on the agent (init_launcher.c).
+  ['agent/native/build/Release/kata_agent_init', 'dist/native/kata-agent-init'],
   ['node_modules/node-pty/build/Release/pty.node', 'dist/build/Release/pty.node'],
 ];
 for (const [from, to] of addons) {

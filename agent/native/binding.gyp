@@ -21,6 +21,13 @@
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    },
+    {
+      "target_name": "kata_agent_init",
+      "type": "executable",
+      "sources": ["src/init_launcher.c"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Os"],
+      "ldflags": ["-static", "-s"]
     }
   ]
 }

@@ -35,6 +35,22 @@ describe('agent process', () => {
     expect(await c.request('Health/Check')).toEqual({ status: 'SERVING' });
   });
 
+  it('keeps serving, and stops on SIGTERM, after the reader of its stderr goes away', async () => {
+    const sock = path.join(tempDir('epipe-'), 'a.sock');
+    agent = await startAgentProcess({ args: ['--server-addr', `unix://${sock}`, '--log-level', 'debug'] });
+    agent.child.stderr!.destroy();
+    // Each connection and call logs at debug level: each of those writes now fails with EPIPE.
+    for (let i = 0; i < 3; i++) {
+      const c = await client(agent.address);
+      expect(await c.request('Health/Check')).toEqual({ status: 'SERVING' });
+      c.close();
+    }
+    // A failed write fed back into the log (through uncaughtException) would spin without end,
+    // and the shutdown's own log lines would keep SIGTERM from ever ending the process.
+    expect(await agent.stop()).toBe(0);
+    agent = undefined;
+  });
+
   it('takes KATA_AGENT_SERVER_ADDR over the command line, and a flag over both; abstract sockets work', async () => {
     agent = await startAgentProcess({
       args: ['--cmdline', 'agent.server_addr=unix:///nonexistent/dir/x.sock'],

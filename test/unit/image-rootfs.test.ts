@@ -134,6 +134,11 @@ describe('rootfs assembly from Debian packages', () => {
     await expectFailure(noNode, /build agent snapshot with .*\/usr\/bin\/node: .*ENOENT/);
   }, 120_000);
 
+  it('refuses an init program that is not built, before staging anything', async () => {
+    const file = await declare('init-not-built', { inits: { agent: '../dist/native/kata-agent-init', 'test-shell': 'init.sh' } });
+    await expectFailure(file, /rootfs init agent: .*dist\/native\/kata-agent-init is missing \(the agent's init is built with the addon/);
+  });
+
   it('refuses a package that does not exist, naming it', async () => {
     const file = await declare('no-package', { packages: [{ name: 'kata-no-such-package', version: '1.0-1' }] });
     await expectFailure(file, /Debian package kata-no-such-package: not found in the configured apt sources/);

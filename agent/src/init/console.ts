@@ -1,6 +1,6 @@
 // Where PID 1's logs go: its stdio when the kernel gave it a console, /dev/console otherwise.
 import { fstatSync, openSync, writeSync } from 'node:fs';
-import type { LogSink } from '../log/logger';
+import { type LogSink, stderrSink } from '../log/logger';
 
 export function consoleSink(): LogSink {
   try {
@@ -23,7 +23,7 @@ export function fdSink(fd: number): LogSink {
       try {
         for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && fd === 2) process.stderr.write(line);
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && fd === 2) stderrSink.write(line);
         // Otherwise the console is gone: nowhere left to say so.
       }
     },

@@ -1,7 +1,7 @@
 // From an initramfs, / is the kernel's initial "rootfs" mount, which pivot_root(2) refuses
 // (EINVAL): crun could start no container. As switch_root does, the agent moves a bind mount of
 // that root onto / and chroots into it; that root has a parent mount and can be pivoted.
-// (Done here rather than in the shell launcher: three busybox runs cost ~0.3 s under TCG.)
+// (Done here rather than in a shell launcher: three busybox runs cost ~0.3 s under TCG.)
 import { mkdirSync, statfsSync } from 'node:fs';
 import type { Logger } from '../log/logger';
 import { chroot, mount, MS_BIND, MS_MOVE } from '../native';

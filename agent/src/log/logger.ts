@@ -94,4 +94,18 @@ function errorReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-export const stderrSink: LogSink = { write: (line) => void process.stderr.write(line) };
+/**
+ * process.stderr. Once it fails (its reader went away: EPIPE) the sink drops lines: otherwise
+ * the stream's 'error' would reach uncaughtException, whose log line fails again, without end.
+ */
+export const stderrSink: LogSink = {
+  write: (line) => {
+    if (stderrState === 'broken') return;
+    if (stderrState === 'unwatched') {
+      process.stderr.on('error', () => void (stderrState = 'broken'));
+      stderrState = 'watched';
+    }
+    process.stderr.write(line);
+  },
+};
+let stderrState: 'unwatched' | 'watched' | 'broken' = 'unwatched';

@@ -21,7 +21,7 @@ export interface BuildRootfsOptions {
   declarationPath: string;
   /** The tree to create; replaced as a whole only when the build succeeds. */
   outputDir: string;
-  /** 'agent' (final image: /sbin/init execs node on the bundle) or 'test-shell'. */
+  /** 'agent' (final image: /sbin/init execs node on the agent) or 'test-shell'. */
   init: InitKind;
   cacheDir?: string;
   sourceDateEpoch?: number;
@@ -43,8 +43,12 @@ export interface RootfsResult {
 export async function buildRootfs(options: BuildRootfsOptions): Promise<RootfsResult> {
   const progress = options.progress ?? silentProgress;
   const declaration = await loadDeclaration(options.declarationPath);
-  const initScript = declaration.inits[options.init];
-  if (!initScript) throw new Error(`rootfs init ${options.init}: not in ${declaration.file} (have ${Object.keys(declaration.inits).join(', ')})`);
+  const initProgram = declaration.inits[options.init];
+  if (!initProgram) throw new Error(`rootfs init ${options.init}: not in ${declaration.file} (have ${Object.keys(declaration.inits).join(', ')})`);
+  const initPath = path.resolve(declaration.baseDir, initProgram);
+  if (!(await stat(initPath).then((s) => s.isFile(), () => false))) {
+    throw new Error(`rootfs init ${options.init}: ${initPath} is missing (the agent's init is built with the addon: bash scripts/setup.sh)`);
+  }
   const epoch = options.sourceDateEpoch ?? sourceDateEpoch();
   const outputDir = path.resolve(options.outputDir);
   await mkdir(path.dirname(outputDir), { recursive: true });
@@ -53,7 +57,7 @@ export async function buildRootfs(options: BuildRootfsOptions): Promise<RootfsRe
   try {
     const packages = await timedStep(progress, 'rootfs: stage Debian packages', () =>
       stagePackages(declaration.packages, options.cacheDir ?? defaultCacheDir(), progress));
-    const result = await populate(new TreeWriter(partial), declaration, packages, initScript, options.init, progress);
+    const result = await populate(new TreeWriter(partial), declaration, packages, initProgram, options.init, progress);
     await setAllTimes(partial, epoch);
     await assertReplaceable(outputDir);
     await rm(outputDir, { recursive: true, force: true });
@@ -67,7 +71,7 @@ export async function buildRootfs(options: BuildRootfsOptions): Promise<RootfsRe
 }
 
 async function populate(
-  tree: TreeWriter, declaration: LoadedDeclaration, packages: StagedPackage[], initScript: string, init: InitKind, progress: Progress,
+  tree: TreeWriter, declaration: LoadedDeclaration, packages: StagedPackage[], initProgram: string, init: InitKind, progress: Progress,
 ): Promise<Omit<RootfsResult, 'dir'>> {
   const fromBase = (p: string) => path.resolve(declaration.baseDir, p);
   await tree.directory('/', 0o755);
@@ -133,8 +137,8 @@ async function populate(
 
   for (const l of declaration.links) await tree.symlink(l.path, l.target);
   for (const f of declaration.files) await tree.copyFile(f.path, fromBase(f.from), parseInt(f.mode, 8));
-  await tree.copyFile('/sbin/init', fromBase(initScript), 0o755);
-  // The kernel runs /init from an initramfs and /sbin/init from a disk root: one script for both.
+  await tree.copyFile('/sbin/init', fromBase(initProgram), 0o755);
+  // The kernel runs /init from an initramfs and /sbin/init from a disk root: one program for both.
   await tree.symlink('/init', 'sbin/init');
 
   const closures = [...closure.perRoot].map(([binary, libraries]) => ({

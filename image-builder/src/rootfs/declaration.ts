@@ -54,7 +54,7 @@ export async function loadDeclaration(file: string): Promise<LoadedDeclaration> 
   for (const entry of [...d.directories!, ...d.files!]) {
     if (!/^[0-7]{3,4}$/.test(entry.mode)) fail(`mode ${JSON.stringify(entry.mode)} of ${entry.path} is not octal`);
   }
-  if (typeof d.inits !== 'object' || d.inits === null) fail('"inits" must map init names to scripts');
+  if (typeof d.inits !== 'object' || d.inits === null) fail('"inits" must map init names to programs (a script or an executable)');
   return { ...(d as RootfsDeclaration), baseDir: path.dirname(path.resolve(file)), file };
 }
 
