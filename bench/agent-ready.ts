@@ -8,7 +8,7 @@
 //   - the agent started from its V8 startup snapshot (what /sbin/init runs) and from the bundle,
 //     and the bundle under Node launch flags (jitless, small heaps, lite mode, single-threaded).
 // Prints the ratio agent-ready / bare-node-start (target <= 1.2) and RSS against 16 MB anon.
-//   node bench/run.mjs agent-ready [--rounds N] [--variants all|snapshot,bundle,...] [--initrd-variants]
+//   node bench/run.mjs agent-ready [--rounds N] [--variants all|snapshot,bundle,...] [--initrd-variants] [--media image,initrd]
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,6 +47,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     variants: { type: 'string', default: 'all' },
     'initrd-variants': { type: 'boolean', default: false },
+    media: { type: 'string', default: 'image,initrd' },
   },
 });
 const rounds = Number(values.rounds);
@@ -174,10 +175,11 @@ try {
   await writeBusyboxTree(bbTree);
   await packInitrd(bbTree, join(work, 'busybox.cpio.gz'));
 
-  const media: Array<{ name: string; media: BootMedia; allVariants: boolean }> = [
+  const allMedia: Array<{ name: string; media: BootMedia; allVariants: boolean }> = [
     { name: 'image (DAX, nvdimm)', media: { kind: 'image', image, attach: 'nvdimm' }, allVariants: true },
     { name: 'initrd (zstd)', media: { kind: 'initrd', initrd }, allVariants: values['initrd-variants'] },
   ];
+  const media = allMedia.filter((m) => values.media.split(',').includes(m.media.kind));
   const variants = values.variants === 'all' ? FLAG_VARIANTS.map((v) => v.name) : values.variants.split(',');
 
   const bb: Array<{ init: number; ready: number }> = [];

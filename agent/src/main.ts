@@ -6,7 +6,7 @@ import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
 import { serveDebugConsole, startConsoleShell } from './debug/console';
 import { consoleSink, fdSink } from './init/console';
-import { guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReaper } from './init/pid1';
+import { cgroupControllersOnce, guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReaper } from './init/pid1';
 import { Shutdown } from './init/shutdown';
 import { Logger, stderrSink } from './log/logger';
 import { GuestNetwork } from './network/network';
@@ -129,10 +129,12 @@ async function main(): Promise<void> {
     }
     mark('reaper');
     const network = isInit ? new GuestNetwork({ log: log.child({ subsystem: 'network' }) }) : undefined;
+    const prepareCgroups = isInit ? cgroupControllersOnce(log.child({ subsystem: 'cgroups' })) : undefined;
     const impl = buildAgentImpl({
       config,
       log,
       network,
+      prepareCgroups,
       // As the guest's init, a destroyed sandbox means the VM's work is done.
       onSandboxDestroyed: isInit ? () => void shutdown.run('DestroySandbox') : undefined,
     });
@@ -145,9 +147,11 @@ async function main(): Promise<void> {
     mark('ready');
     log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit, uptime: systemUptime(), startup });
     // Not needed to serve, so after "ready": the guest's init brings lo up, as Kata's agent
-    // does (the runtime configures the rest; the network's reads wait for it), and the serial
+    // does (the runtime configures the rest; the network's reads wait for it), enables the
+    // cgroup controllers (CreateContainer does it first if it comes first), and the serial
     // debug shell starts (what is typed before it runs waits in the tty).
     network?.bringLoopbackUp().catch((err: unknown) => log.warn('cannot bring lo up', { error: err }));
+    prepareCgroups?.();
     if (config.debugConsole) startConsoleShell(log.child({ subsystem: 'debug-console' }));
   } catch (err) {
     if (!isInit) throw err;

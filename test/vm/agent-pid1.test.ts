@@ -34,6 +34,9 @@ describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () =>
       // /sbin/init started the agent from the image's V8 startup snapshot.
       expect(await consoleRun(vm, "tr '\\0' ' ' </proc/1/cmdline | grep -q -- '--snapshot-blob /usr/lib/kata-agent/agent.blob -- '", 'SNAP_RC')).toBe('0');
 
+      // After ready, init enabled the cgroup controllers containers get (before the debug shell ran).
+      expect(await consoleRun(vm, "(for c in cpu io memory pids; do grep -qw $c /sys/fs/cgroup/cgroup.subtree_control || exit 1; done)", 'CGROUP_RC')).toBe('0');
+
       // A process inside the guest dialing vsock loopback is not the host: refused.
       const rc = await consoleRun(vm, 'node /usr/lib/kata-agent/agent-ctl.js --addr vsock://1:1024 --timeout 10 check', 'VSOCK_RC');
       expect(rc).not.toBe('0');

@@ -49,6 +49,8 @@ export interface ContainerManagerOptions {
   sysRoot?: string;
   /** Where the cgroup v2 tree is mounted (stats, OOM events). */
   cgroupRoot: string;
+  /** Makes the cgroup tree ready for crun (as PID 1: enables controllers); idempotent. */
+  prepareCgroups?: () => void;
   oom: OomEvents;
   /** Apply the spec's seccomp profile (default true); see SpecRewriteContext.applySeccomp. */
   guestSeccomp?: boolean;
@@ -97,6 +99,7 @@ export class ContainerManager {
     if (!req.OCI) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: the request has no OCI spec`);
     this.#creating.add(id);
     try {
+      this.o.prepareCgroups?.();
       await this.#create(id, req, sandbox);
     } finally {
       this.#creating.delete(id);

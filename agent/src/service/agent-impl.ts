@@ -21,6 +21,8 @@ export interface AgentImplDeps {
   policyFile?: string;
   /** The guest network the network methods act on (default: one opened on first use). */
   network?: GuestNetwork;
+  /** Run before each CreateContainer (as PID 1: enable the cgroup controllers once). */
+  prepareCgroups?: () => void;
 }
 
 export interface AgentImpl {
@@ -41,6 +43,7 @@ export function buildAgentImpl(deps: AgentImplDeps): AgentImpl {
     log: log.child({ subsystem: 'container' }),
     storage,
     onDestroyed: deps.onSandboxDestroyed,
+    prepareCgroups: deps.prepareCgroups,
   });
   const handlers: Record<string, TypedHandler> = {
     ...containers.handlers,

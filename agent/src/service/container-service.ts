@@ -22,6 +22,8 @@ export interface ContainerServiceDeps {
   runtime?: Omit<OciRuntimeOptions, 'log'>;
   /** The cgroup v2 mount (default /sys/fs/cgroup). */
   cgroupRoot?: string;
+  /** Run before each CreateContainer (see ContainerManagerOptions.prepareCgroups). */
+  prepareCgroups?: () => void;
   /** After DestroySandbox has torn everything down (PID 1 powers off here). */
   onDestroyed?: () => void | Promise<void>;
   /** The pod's namespace holder program (default cat). */
@@ -81,6 +83,7 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
     pipeSize: deps.config.containerPipeSize,
     hotplugTimeoutMs: deps.config.hotplugTimeoutMs,
     cgroupRoot,
+    prepareCgroups: deps.prepareCgroups,
     oom,
     guestSeccomp: deps.guestSeccomp,
   });
