@@ -29,6 +29,13 @@ describe('qemuArgs', () => {
     expect(cmdline.indexOf('reboot=t')).toBeGreaterThan(cmdline.indexOf('reboot=k'));
   });
 
+  it('counts instructions for the guest clock under TCG only when asked (benchmarks)', () => {
+    const q35 = { accel: 'tcg', machine: 'q35', channel: { kind: 'none' } } as const;
+    expect(qemuArgs({ ...q35, opts: base })).not.toContain('-icount');
+    expect(valueAfter(qemuArgs({ ...q35, opts: { ...base, icountShift: 0 } }), '-icount')).toEqual(['shift=0,sleep=off']);
+    expect(() => qemuArgs({ ...q35, accel: 'kvm', opts: { ...base, icountShift: 0 } })).toThrow(/icountShift needs TCG/);
+  });
+
   it('maps an image read-only on an nvdimm and mounts pmem0p1 with dax on q35', () => {
     const args = qemuArgs({
       opts: { ...base, media: { kind: 'image', image: '/img', attach: 'nvdimm' } },

@@ -51,6 +51,11 @@ export interface BootOptions {
   /** Default: probe KVM once per process, fall back to TCG. */
   accel?: Accel | 'auto';
   memoryMiB?: number;
+  /**
+   * Under TCG only: the guest clock counts executed instructions, 2^N ns each (-icount
+   * shift=N,sleep=off), so guest-side timings do not move with the host's load (benchmarks).
+   */
+  icountShift?: number;
   cpus?: number;
   /**
    * CPUs the guest may have after hotplug (-smp cpus,maxcpus=N; nr_cpus=N on the command line,

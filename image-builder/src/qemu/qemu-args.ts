@@ -47,6 +47,10 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
     args.push('-M', `q35,accel=${accel}${nvdimm ? ',nvdimm=on' : ''}`);
   }
   args.push('-cpu', accel === 'kvm' ? 'host' : 'max');
+  if (opts.icountShift !== undefined) {
+    if (accel !== 'tcg') throw new Error('qemu args: icountShift needs TCG (instruction counting)');
+    args.push('-icount', `shift=${opts.icountShift},sleep=off`);
+  }
   args.push('-smp', maxCpus > cpus ? `${cpus},maxcpus=${maxCpus}` : String(cpus));
   // nvdimm needs a hotplug memory slot range to live in.
   args.push('-m', nvdimm ? `${memory}M,slots=2,maxmem=${Math.max(2048, memory * 2)}M` : `${memory}M`);
