@@ -22,15 +22,16 @@ import { buildRootfs } from '../image-builder/src/rootfs/build-rootfs';
 import { packInitrd, READY_PATTERN, writeBusyboxTree } from '../test/vm/busybox-guest';
 
 const AGENT = '/usr/lib/kata-agent/agent.js';
+const BLOB = '/usr/lib/kata-agent/agent.blob';
 const INIT_STARTS = /^\[\s*([\d.]+)\] Run (\S+) as init process/;
 const AGENT_READY = /"msg":"agent ready".*"uptime":([\d.]+)/;
-const NODE_RUNS = /^NODE_RUNS init=([\d.]+) first=([\d.]+) second=([\d.]+)/;
+const NODE_RUNS = /^NODE_RUNS init=(\d+) first=(\d+) second=(\d+)/;
 const BOOT_MS = 300_000;
 /** Not a flag set: the variant that boots the image's own init (no bench script). */
 const IMAGE_INIT = '(image init)';
 
 /** Ways to start the agent; each is an init script in the bench image. */
-const FLAG_VARIANTS: Array<{ name: string; flags: string }> = [
+const FLAG_VARIANTS: Array<{ name: string; flags: string; fromSnapshot?: boolean }> = [
   // The image's own init, booted as Kata boots it: it starts the agent from the snapshot the
   // image builder made.
   { name: 'snapshot', flags: IMAGE_INIT },
@@ -42,6 +43,12 @@ const FLAG_VARIANTS: Array<{ name: string; flags: string }> = [
   { name: 'semi-1+old-64', flags: '--max-semi-space-size=1 --max-old-space-size=64' },
   { name: 'semi-1+lite', flags: '--max-semi-space-size=1 --lite-mode' },
   { name: 'semi-1+jitless', flags: '--max-semi-space-size=1 --jitless' },
+  // The snapshot under Node flags, started by a bench script (snap-sh: the script alone).
+  { name: 'snap-sh', flags: '', fromSnapshot: true },
+  { name: 'snap-single-threaded', flags: '--single-threaded', fromSnapshot: true },
+  { name: 'snap-jitless', flags: '--jitless', fromSnapshot: true },
+  { name: 'snap-lite-mode', flags: '--lite-mode', fromSnapshot: true },
+  { name: 'snap-semi-space-1', flags: '--max-semi-space-size=1', fromSnapshot: true },
 ];
 const { values } = parseArgs({
   options: {
@@ -63,28 +70,32 @@ function median(xs: number[]): number {
 }
 
 /**
- * The test init that times two bare Node starts, in guest uptime. `read` is a shell builtin: no
- * process runs between the clock readings and Node, so each figure is Node's run alone.
+ * The test init that times two bare Node starts, in seconds of CLOCK_MONOTONIC (from boot, as
+ * the agent's ready line). The clock is the "now at N nsecs" line of /proc/timer_list (nanoseconds;
+ * /proc/uptime counts 10 ms), read with shell builtins only: no process runs between a reading
+ * and Node, so each figure is Node's run alone.
  */
 const NODE_START_SCRIPT = `#!/bin/busybox sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 busybox mount -t proc proc /proc
-read t0 rest </proc/uptime
+now() { while read a b c rest; do if [ "$a $b" = "now at" ]; then T=$c; return; fi; done </proc/timer_list; }
+now; t0=$T
 /usr/bin/node -e 0
-read t1 rest </proc/uptime
+now; t1=$T
 /usr/bin/node -e 0
-read t2 rest </proc/uptime
+now; t2=$T
 echo "NODE_RUNS init=$t0 first=$t1 second=$t2"
 busybox poweroff -f
 `;
 
-function agentScript(flags: string): string {
-  return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec /usr/bin/node ${`${flags} ${AGENT}`.trim()} "$@"\n`;
+function agentScript(v: { flags: string; fromSnapshot?: boolean }): string {
+  const target = v.fromSnapshot ? `--snapshot-blob ${BLOB} --` : AGENT;
+  return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec /usr/bin/node ${`${v.flags} ${target}`.trim()} "$@"\n`;
 }
 
 async function addBenchInits(tree: string): Promise<void> {
   await mkdir(join(tree, 'bench'), { recursive: true });
-  const scripts: Array<[string, string]> = [['node-start.sh', NODE_START_SCRIPT], ...FLAG_VARIANTS.filter((v) => v.flags !== IMAGE_INIT).map((v): [string, string] => [`agent-${v.name}.sh`, agentScript(v.flags)])];
+  const scripts: Array<[string, string]> = [['node-start.sh', NODE_START_SCRIPT], ...FLAG_VARIANTS.filter((v) => v.flags !== IMAGE_INIT).map((v): [string, string] => [`agent-${v.name}.sh`, agentScript(v)])];
   for (const [name, text] of scripts) {
     await writeFile(join(tree, 'bench', name), text);
     await chmod(join(tree, 'bench', name), 0o755);
@@ -118,7 +129,7 @@ async function measureNode(kernel: KernelArtifacts, media: BootMedia): Promise<N
   const vm = await boot(kernel, media, '/bench/node-start.sh', []);
   try {
     const m = await vm.waitForConsole(NODE_RUNS, BOOT_MS);
-    const [t0, t1, t2] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const [t0, t1, t2] = [Number(m[1]) / 1e9, Number(m[2]) / 1e9, Number(m[3]) / 1e9];
     const init = initStart(vm);
     return { init, firstAfterInit: t1 - init, first: t1 - t0, second: t2 - t1 };
   } finally {
@@ -169,7 +180,7 @@ async function measureBusybox(kernel: KernelArtifacts, media: BootMedia): Promis
   }
 }
 
-const s = (x: number): string => `${x.toFixed(2)} s`;
+const s = (x: number): string => `${x.toFixed(values.icount === undefined ? 2 : 3)} s`;
 const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
 
 const work = await mkdtemp(join(tmpdir(), 'bench-agent-ready-'));
@@ -231,7 +242,7 @@ try {
           `${(median(after) / second).toFixed(2).padStart(13)} | ${perRound.map((r) => r.toFixed(2)).join(' ').padEnd(24)} | ` +
           `${mb(anon).padStart(7)} | ${mb(file).padStart(7)} | ${mb(shmem).padStart(8)} | ${flags || '(none)'}`,
       );
-      steps.push(`${name.padEnd(16)} | ${Object.keys(runs[0]!.startup).map((k) => `${k} ${median(runs.map((x) => x.startup[k] ?? NaN)).toFixed(2)}`).join(', ')}`);
+      steps.push(`${name.padEnd(16)} | ${Object.keys(runs[0]!.startup).map((k) => `${k} ${median(runs.map((x) => x.startup[k] ?? NaN)).toFixed(values.icount === undefined ? 2 : 3)}`).join(', ')}`);
     }
     console.log('agent process time (s) at the end of each start-up step (main = Node started and the bundle loaded):');
     for (const line of steps) console.log(line);

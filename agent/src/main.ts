@@ -1,6 +1,5 @@
 // Entry point of the bundled agent (dist/agent.js): as PID 1 in a Kata guest, or as an
 // ordinary process (tests, or a service under another init).
-import { readFileSync } from 'node:fs';
 import { startAgent } from './agent';
 import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
@@ -86,13 +85,13 @@ function round(seconds: number): number {
   return Math.round(seconds * 1000) / 1000;
 }
 
-/** Seconds since the kernel booted (/proc/uptime), so boot benchmarks can place "agent ready". */
-function systemUptime(): number | undefined {
-  try {
-    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  } catch {
-    return undefined;
-  }
+/**
+ * Seconds since the kernel booted, so boot benchmarks can place "agent ready": CLOCK_MONOTONIC
+ * (Node's hrtime), which counts from boot as /proc/uptime does, but to the nanosecond rather
+ * than to 10 ms.
+ */
+function systemUptime(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1e6;
 }
 
 async function main(): Promise<void> {
