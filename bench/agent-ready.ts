@@ -18,6 +18,7 @@ import { buildImage } from '../image-builder/src/image';
 import { buildInitrd } from '../image-builder/src/initrd';
 import { ensureKernel, type KernelArtifacts } from '../image-builder/src/kernel';
 import { bootVm, type BootMedia, type VmHandle } from '../image-builder/src/qemu';
+import { buildAgentSnapshot } from '../image-builder/src/rootfs/agent-snapshot';
 import { buildRootfs } from '../image-builder/src/rootfs/build-rootfs';
 import { packInitrd, READY_PATTERN, writeBusyboxTree } from '../test/vm/busybox-guest';
 
@@ -29,6 +30,14 @@ const NODE_RUNS = /^NODE_RUNS init=(\d+) first=(\d+) second=(\d+)/;
 const BOOT_MS = 300_000;
 /** Not a flag set: the variant that boots the image's own init (no bench script). */
 const IMAGE_INIT = '(image init)';
+/** Not a flag set: the variant that starts an empty snapshot (EMPTY_SNAPSHOT_MAIN) instead. */
+const EMPTY_SNAPSHOT = '(empty snapshot)';
+const EMPTY_SNAPSHOT_MAIN = `require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {
+  const uptime = Number(process.hrtime.bigint() / 1000n) / 1e6;
+  process.stdout.write(JSON.stringify({ ts: '', msg: 'agent ready', uptime, startup: { main: process.uptime() } }) + '\\n');
+  setInterval(() => undefined, 1 << 30);
+});
+`;
 
 /** Ways to start the agent; each is an init script in the bench image. */
 const FLAG_VARIANTS: Array<{ name: string; flags: string; fromSnapshot?: boolean }> = [
@@ -49,6 +58,9 @@ const FLAG_VARIANTS: Array<{ name: string; flags: string; fromSnapshot?: boolean
   { name: 'snap-jitless', flags: '--jitless', fromSnapshot: true },
   { name: 'snap-lite-mode', flags: '--lite-mode', fromSnapshot: true },
   { name: 'snap-semi-space-1', flags: '--max-semi-space-size=1', fromSnapshot: true },
+  // The floor of any snapshot start: an empty snapshot of the same node (no agent), whose main
+  // prints a ready line at once.
+  { name: 'empty-snapshot', flags: EMPTY_SNAPSHOT },
 ];
 const { values } = parseArgs({
   options: {
@@ -89,6 +101,7 @@ busybox poweroff -f
 `;
 
 function agentScript(v: { flags: string; fromSnapshot?: boolean }): string {
+  if (v.flags === EMPTY_SNAPSHOT) return `#!/bin/busybox sh\nexec /usr/bin/node --snapshot-blob /bench/empty.blob\n`;
   const target = v.fromSnapshot ? `--snapshot-blob ${BLOB} --` : AGENT;
   return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec /usr/bin/node ${`${v.flags} ${target}`.trim()} "$@"\n`;
 }
@@ -100,6 +113,9 @@ async function addBenchInits(tree: string): Promise<void> {
     await writeFile(join(tree, 'bench', name), text);
     await chmod(join(tree, 'bench', name), 0o755);
   }
+  const emptyMain = join(tree, '..', 'empty-snapshot.cjs');
+  await writeFile(emptyMain, EMPTY_SNAPSHOT_MAIN);
+  await buildAgentSnapshot({ node: join(tree, 'usr/bin/node'), entry: emptyMain, blob: join(tree, 'bench/empty.blob') });
 }
 
 async function boot(kernel: KernelArtifacts, media: BootMedia, init: string | undefined, extra: string[]): Promise<VmHandle> {
@@ -157,6 +173,10 @@ async function measureAgent(kernel: KernelArtifacts, media: BootMedia, variant: 
     const readyLine = await vm.waitForConsole(AGENT_READY, BOOT_MS);
     const ready = Number(readyLine[1]);
     const record = JSON.parse(readyLine.input.slice(readyLine.input.indexOf('{"ts"'))) as { startup?: Record<string, number> };
+    // The empty snapshot runs no shell to read PID 1's memory with.
+    if (FLAG_VARIANTS.find((v) => v.name === variant)?.flags === EMPTY_SNAPSHOT) {
+      return { init: initStart(vm), ready, anonKb: NaN, fileKb: NaN, shmemKb: NaN, startup: record.startup ?? {} };
+    }
     vm.writeConsole("busybox grep -E '^Rss(Anon|File|Shmem)' /proc/1/status | busybox tr -s ' \\t' ' ' | busybox sed 's/^/MEM /'; echo MEM_DONE\n");
     await vm.waitForConsole(/^MEM_DONE/, 60_000);
     const kb = (key: string): number => {

@@ -22,6 +22,10 @@ const entries = [
 const snapshotBuild = {
   ...common,
   format: 'cjs',
+  // The bundle's source text lives in the snapshot (V8 compiles functions from it on first call):
+  // without comments and layout it is a third smaller to load. Names stay, for stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
   define: { 'import.meta.url': 'globalThis.__kataAgentUrl', __dirname: 'globalThis.__kataAgentDir' },
   banner: {
     js: [
