@@ -21,6 +21,7 @@ describe('the agent from a V8 startup snapshot', () => {
     await buildAgentSnapshot({ node: process.execPath, entry: path.join(REPO_ROOT, 'dist/agent-snapshot.cjs'), blob });
     mkdirSync(path.join(dir, 'native'));
     copyFileSync(path.join(REPO_ROOT, 'dist/native/kata_native.node'), path.join(dir, 'native/kata_native.node'));
+    copyFileSync(path.join(REPO_ROOT, 'dist/grpc-js.cjs'), path.join(dir, 'grpc-js.cjs'));
   }, 120_000);
   afterAll(async () => {
     await agent?.stop();
