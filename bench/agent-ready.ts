@@ -28,10 +28,7 @@ const INIT_STARTS = /^\[\s*([\d.]+)\] Run (\S+) as init process/;
 const AGENT_READY = /"msg":"agent ready".*"uptime":([\d.]+)/;
 const NODE_RUNS = /^NODE_RUNS init=(\d+) first=(\d+) second=(\d+)/;
 const BOOT_MS = 300_000;
-/** Not a flag set: the variant that boots the image's own init (no bench script). */
-const IMAGE_INIT = '(image init)';
-/** Not a flag set: the variant that starts an empty snapshot (EMPTY_SNAPSHOT_MAIN) instead. */
-const EMPTY_SNAPSHOT = '(empty snapshot)';
+/** The empty snapshot's main: a ready line in the agent's format, at once. */
 const EMPTY_SNAPSHOT_MAIN = `require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {
   const uptime = Number(process.hrtime.bigint() / 1000n) / 1e6;
   process.stdout.write(JSON.stringify({ ts: '', msg: 'agent ready', uptime, startup: { main: process.uptime() } }) + '\\n');
@@ -39,29 +36,41 @@ const EMPTY_SNAPSHOT_MAIN = `require('node:v8').startupSnapshot.setDeserializeMa
 });
 `;
 
-/** Ways to start the agent; each is an init script in the bench image. */
-const FLAG_VARIANTS: Array<{ name: string; flags: string; fromSnapshot?: boolean }> = [
-  // The image's own init, booted as Kata boots it: it starts the agent from the snapshot the
-  // image builder made.
-  { name: 'snapshot', flags: IMAGE_INIT },
-  { name: 'bundle', flags: '' },
-  { name: 'jitless', flags: '--jitless' },
-  { name: 'lite-mode', flags: '--lite-mode' },
-  { name: 'single-threaded', flags: '--single-threaded' },
-  { name: 'semi-space-1', flags: '--max-semi-space-size=1' },
-  { name: 'semi-1+old-64', flags: '--max-semi-space-size=1 --max-old-space-size=64' },
-  { name: 'semi-1+lite', flags: '--max-semi-space-size=1 --lite-mode' },
-  { name: 'semi-1+jitless', flags: '--max-semi-space-size=1 --jitless' },
-  // The snapshot under Node flags, started by a bench script (snap-sh: the script alone).
-  { name: 'snap-sh', flags: '', fromSnapshot: true },
-  { name: 'snap-single-threaded', flags: '--single-threaded', fromSnapshot: true },
-  { name: 'snap-jitless', flags: '--jitless', fromSnapshot: true },
-  { name: 'snap-lite-mode', flags: '--lite-mode', fromSnapshot: true },
-  { name: 'snap-semi-space-1', flags: '--max-semi-space-size=1', fromSnapshot: true },
-  // The floor of any snapshot start: an empty snapshot of the same node (no agent), whose main
-  // prints a ready line at once.
-  { name: 'empty-snapshot', flags: EMPTY_SNAPSHOT },
+/**
+ * Ways to start the agent. `start`: 'image init' boots the image's own init, as Kata boots it (it
+ * starts the agent from the snapshot the image builder made); the others are init scripts in the
+ * bench image that run node with `flags` on the bundle, on the snapshot, or on an empty snapshot
+ * of the same node (EMPTY_SNAPSHOT_MAIN: the floor of any snapshot start).
+ */
+interface Variant {
+  name: string;
+  start: 'image init' | 'bundle' | 'snapshot' | 'empty snapshot';
+  flags: string;
+}
+const VARIANTS: Variant[] = [
+  { name: 'snapshot', start: 'image init', flags: '' },
+  { name: 'bundle', start: 'bundle', flags: '' },
+  { name: 'jitless', start: 'bundle', flags: '--jitless' },
+  { name: 'lite-mode', start: 'bundle', flags: '--lite-mode' },
+  { name: 'single-threaded', start: 'bundle', flags: '--single-threaded' },
+  { name: 'semi-space-1', start: 'bundle', flags: '--max-semi-space-size=1' },
+  { name: 'semi-1+old-64', start: 'bundle', flags: '--max-semi-space-size=1 --max-old-space-size=64' },
+  { name: 'semi-1+lite', start: 'bundle', flags: '--max-semi-space-size=1 --lite-mode' },
+  { name: 'semi-1+jitless', start: 'bundle', flags: '--max-semi-space-size=1 --jitless' },
+  // snap-sh: the bench script alone, what the flag variants compare to.
+  { name: 'snap-sh', start: 'snapshot', flags: '' },
+  { name: 'snap-single-threaded', start: 'snapshot', flags: '--single-threaded' },
+  { name: 'snap-jitless', start: 'snapshot', flags: '--jitless' },
+  { name: 'snap-lite-mode', start: 'snapshot', flags: '--lite-mode' },
+  { name: 'snap-semi-space-1', start: 'snapshot', flags: '--max-semi-space-size=1' },
+  { name: 'empty-snapshot', start: 'empty snapshot', flags: '' },
 ];
+
+function variantNamed(name: string): Variant {
+  const v = VARIANTS.find((x) => x.name === name);
+  if (!v) throw new Error(`no variant ${name} (have ${VARIANTS.map((x) => x.name).join(', ')})`);
+  return v;
+}
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
@@ -100,15 +109,14 @@ echo "NODE_RUNS init=$t0 first=$t1 second=$t2"
 busybox poweroff -f
 `;
 
-function agentScript(v: { flags: string; fromSnapshot?: boolean }): string {
-  if (v.flags === EMPTY_SNAPSHOT) return `#!/bin/busybox sh\nexec /usr/bin/node --snapshot-blob /bench/empty.blob\n`;
-  const target = v.fromSnapshot ? `--snapshot-blob ${BLOB} --` : AGENT;
+function agentScript(v: Variant): string {
+  const target = { 'image init': '', bundle: AGENT, snapshot: `--snapshot-blob ${BLOB} --`, 'empty snapshot': '--snapshot-blob /bench/empty.blob' }[v.start];
   return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec /usr/bin/node ${`${v.flags} ${target}`.trim()} "$@"\n`;
 }
 
 async function addBenchInits(tree: string): Promise<void> {
   await mkdir(join(tree, 'bench'), { recursive: true });
-  const scripts: Array<[string, string]> = [['node-start.sh', NODE_START_SCRIPT], ...FLAG_VARIANTS.filter((v) => v.flags !== IMAGE_INIT).map((v): [string, string] => [`agent-${v.name}.sh`, agentScript(v)])];
+  const scripts: Array<[string, string]> = [['node-start.sh', NODE_START_SCRIPT], ...VARIANTS.filter((v) => v.start !== 'image init').map((v): [string, string] => [`agent-${v.name}.sh`, agentScript(v)])];
   for (const [name, text] of scripts) {
     await writeFile(join(tree, 'bench', name), text);
     await chmod(join(tree, 'bench', name), 0o755);
@@ -164,24 +172,23 @@ interface AgentSample {
   startup: Record<string, number>;
 }
 
-async function measureAgent(kernel: KernelArtifacts, media: BootMedia, variant: string): Promise<AgentSample> {
+async function measureAgent(kernel: KernelArtifacts, media: BootMedia, variant: Variant): Promise<AgentSample> {
   // The serial debug console reads PID 1's memory after ready (every variant has it: same cost).
   const extra = ['agent.debug_console'];
-  const imageInit = FLAG_VARIANTS.find((v) => v.name === variant)?.flags === IMAGE_INIT;
-  const vm = await boot(kernel, media, imageInit ? undefined : `/bench/agent-${variant}.sh`, extra);
+  const vm = await boot(kernel, media, variant.start === 'image init' ? undefined : `/bench/agent-${variant.name}.sh`, extra);
   try {
     const readyLine = await vm.waitForConsole(AGENT_READY, BOOT_MS);
     const ready = Number(readyLine[1]);
     const record = JSON.parse(readyLine.input.slice(readyLine.input.indexOf('{"ts"'))) as { startup?: Record<string, number> };
     // The empty snapshot runs no shell to read PID 1's memory with.
-    if (FLAG_VARIANTS.find((v) => v.name === variant)?.flags === EMPTY_SNAPSHOT) {
+    if (variant.start === 'empty snapshot') {
       return { init: initStart(vm), ready, anonKb: NaN, fileKb: NaN, shmemKb: NaN, startup: record.startup ?? {} };
     }
     vm.writeConsole("busybox grep -E '^Rss(Anon|File|Shmem)' /proc/1/status | busybox tr -s ' \\t' ' ' | busybox sed 's/^/MEM /'; echo MEM_DONE\n");
     await vm.waitForConsole(/^MEM_DONE/, 60_000);
     const kb = (key: string): number => {
       const line = vm.consoleLines.find((l) => l.startsWith(`MEM ${key}:`));
-      if (!line) throw new Error(`${variant}: no ${key} in /proc/1/status`);
+      if (!line) throw new Error(`${variant.name}: no ${key} in /proc/1/status`);
       return Number(line.split(' ')[2]);
     };
     return { init: initStart(vm), ready, anonKb: kb('RssAnon'), fileKb: kb('RssFile'), shmemKb: kb('RssShmem'), startup: record.startup ?? {} };
@@ -219,7 +226,7 @@ try {
     { name: 'initrd (zstd)', media: { kind: 'initrd', initrd }, allVariants: values['initrd-variants'] },
   ];
   const media = allMedia.filter((m) => values.media.split(',').includes(m.media.kind));
-  const variants = values.variants === 'all' ? FLAG_VARIANTS.map((v) => v.name) : values.variants.split(',');
+  const variants = values.variants === 'all' ? VARIANTS : values.variants.split(',').map(variantNamed);
 
   const bb: Array<{ init: number; ready: number }> = [];
   for (let i = 0; i < rounds; i++) bb.push(await measureBusybox(kernel, { kind: 'initrd', initrd: join(work, 'busybox.cpio.gz') }));
@@ -232,12 +239,12 @@ try {
     // Rounds interleave the bare-Node boot with each agent variant's, and each ratio is taken
     // within a round: the machine's load drifts over minutes, and a ratio of two medians taken
     // minutes apart carries that drift.
-    const names = m.allVariants ? variants : ['snapshot', 'bundle'];
+    const chosen = m.allVariants ? variants : ['snapshot', 'bundle'].map(variantNamed);
     const node: NodeSample[] = [];
-    const samples = new Map<string, AgentSample[]>(names.map((n) => [n, []]));
+    const samples = new Map<Variant, AgentSample[]>(chosen.map((v) => [v, []]));
     for (let i = 0; i < rounds; i++) {
       node.push(await measureNode(kernel, m.media));
-      for (const name of names) samples.get(name)!.push(await measureAgent(kernel, m.media, name));
+      for (const v of chosen) samples.get(v)!.push(await measureAgent(kernel, m.media, v));
     }
     const nodeInit = median(node.map((x) => x.init));
     const firstAfterInit = median(node.map((x) => x.firstAfterInit));
@@ -249,18 +256,18 @@ try {
     );
     console.log('variant          | init at | ready after init | x node first | x node second | x first, each round      | RssAnon | RssFile | RssShmem | flags');
     const steps: string[] = [];
-    for (const name of names) {
-      const runs = samples.get(name)!;
+    for (const [variant, runs] of samples) {
+      const name = variant.name;
       const after = runs.map((x) => x.ready - x.init);
       const perRound = after.map((a, i) => a / node[i]!.first);
       const anon = median(runs.map((x) => x.anonKb));
       const file = median(runs.map((x) => x.fileKb));
       const shmem = median(runs.map((x) => x.shmemKb));
-      const flags = FLAG_VARIANTS.find((v) => v.name === name)?.flags ?? '?';
+      const flags = variant.start === 'bundle' || variant.start === 'snapshot' ? `${variant.start} ${variant.flags}`.trim() : `(${variant.start})`;
       console.log(
         `${name.padEnd(16)} | ${s(median(runs.map((x) => x.init))).padStart(7)} | ${s(median(after)).padStart(16)} | ${median(perRound).toFixed(2).padStart(12)} | ` +
           `${(median(after) / second).toFixed(2).padStart(13)} | ${perRound.map((r) => r.toFixed(2)).join(' ').padEnd(24)} | ` +
-          `${mb(anon).padStart(7)} | ${mb(file).padStart(7)} | ${mb(shmem).padStart(8)} | ${flags || '(none)'}`,
+          `${mb(anon).padStart(7)} | ${mb(file).padStart(7)} | ${mb(shmem).padStart(8)} | ${flags}`,
       );
       steps.push(`${name.padEnd(16)} | ${Object.keys(runs[0]!.startup).map((k) => `${k} ${median(runs.map((x) => x.startup[k] ?? NaN)).toFixed(values.icount === undefined ? 2 : 3)}`).join(', ')}`);
     }
