@@ -57,7 +57,7 @@ export async function buildRootfs(options: BuildRootfsOptions): Promise<RootfsRe
   try {
     const packages = await timedStep(progress, 'rootfs: stage Debian packages', () =>
       stagePackages(declaration.packages, options.cacheDir ?? defaultCacheDir(), progress));
-    const result = await populate(new TreeWriter(partial), declaration, packages, initProgram, options.init, progress);
+    const result = await populate(new TreeWriter(partial), declaration, packages, initPath, options.init, progress);
     await setAllTimes(partial, epoch);
     await assertReplaceable(outputDir);
     await rm(outputDir, { recursive: true, force: true });
@@ -71,7 +71,7 @@ export async function buildRootfs(options: BuildRootfsOptions): Promise<RootfsRe
 }
 
 async function populate(
-  tree: TreeWriter, declaration: LoadedDeclaration, packages: StagedPackage[], initProgram: string, init: InitKind, progress: Progress,
+  tree: TreeWriter, declaration: LoadedDeclaration, packages: StagedPackage[], initPath: string, init: InitKind, progress: Progress,
 ): Promise<Omit<RootfsResult, 'dir'>> {
   const fromBase = (p: string) => path.resolve(declaration.baseDir, p);
   await tree.directory('/', 0o755);
@@ -137,7 +137,7 @@ async function populate(
 
   for (const l of declaration.links) await tree.symlink(l.path, l.target);
   for (const f of declaration.files) await tree.copyFile(f.path, fromBase(f.from), parseInt(f.mode, 8));
-  await tree.copyFile('/sbin/init', fromBase(initProgram), 0o755);
+  await tree.copyFile('/sbin/init', initPath, 0o755);
   // The kernel runs /init from an initramfs and /sbin/init from a disk root: one program for both.
   await tree.symlink('/init', 'sbin/init');
 
