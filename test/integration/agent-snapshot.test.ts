@@ -18,7 +18,9 @@ describe('the agent from a V8 startup snapshot', () => {
   beforeAll(async () => {
     dir = tempDir('snapshot-');
     blob = path.join(dir, 'agent.blob');
-    await buildAgentSnapshot({ node: process.execPath, entry: path.join(REPO_ROOT, 'dist/agent-snapshot.cjs'), blob });
+    const built = await buildAgentSnapshot({ node: process.execPath, entry: path.join(REPO_ROOT, 'dist/agent-snapshot.cjs'), blob });
+    // The bytecode of what ran at build time is kept (not compiled again at each start).
+    expect(built).toMatchObject({ keepsBytecode: true, fallbackReason: undefined });
     mkdirSync(path.join(dir, 'native'));
     copyFileSync(path.join(REPO_ROOT, 'dist/native/kata_native.node'), path.join(dir, 'native/kata_native.node'));
     copyFileSync(path.join(REPO_ROOT, 'dist/grpc-js.cjs'), path.join(dir, 'grpc-js.cjs'));

@@ -2,10 +2,11 @@
 // blob loads only into the node build that wrote it). Starting from it skips loading the bundle
 // and parsing the protobuf schema at every boot; see agent/src/startup-snapshot.ts.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { withoutBuiltinCodeCache } from './snapshot-blob';
 
 const execFileP = promisify(execFile);
 
@@ -15,20 +16,51 @@ export interface AgentSnapshotOptions {
   /** The agent's CommonJS bundle (dist/agent-snapshot.cjs). */
   entry: string;
   blob: string;
+  /** Arguments (after `--`) with which the blob's main must exit 0: the check that it loads. */
+  probeArgs?: string[];
 }
 
-export async function buildAgentSnapshot(opts: AgentSnapshotOptions): Promise<{ bytes: number }> {
+export interface AgentSnapshot {
+  bytes: number;
+  /**
+   * Whether the blob keeps the bytecode of what ran while it was built. False when the node
+   * binary's blob format was not the one snapshot-blob.ts reads, or the patched blob did not
+   * load: the blob is then built "without code cache", which loads anywhere but compiles every
+   * function again at each start.
+   */
+  keepsBytecode: boolean;
+  /** Why the bytecode could not be kept. */
+  fallbackReason?: string;
+}
+
+export async function buildAgentSnapshot(opts: AgentSnapshotOptions): Promise<AgentSnapshot> {
   // A scratch working directory keeps anything the bundle might write out of the tree.
   const scratch = await mkdtemp(path.join(tmpdir(), 'agent-snapshot-'));
   try {
-    // Without code cache: Node then skips its check of V8's "cached data version tag", which
-    // includes the CPU features V8 found, so a blob built here also loads on a guest CPU model
-    // with other features (QEMU's TCG models, a KVM host of another generation). Functions are
-    // compiled on first call instead; the loaded modules and the parsed schema are still there.
-    // (Measured under TCG, a code-cached blob built in the guest itself started no faster.)
-    const config = path.join(scratch, 'snapshot-config.json');
-    await writeFile(config, JSON.stringify({ builder: path.resolve(opts.entry), withoutCodeCache: true }));
-    const args = ['--no-warnings', '--snapshot-blob', path.resolve(opts.blob), `--build-snapshot-config=${config}`];
+    // Built with code cache, V8 keeps the compiled bytecode; the code cache that would tie the
+    // blob to this machine's CPU is then dropped (snapshot-blob.ts). Under TCG this start does a
+    // sixth less work than one from a blob that must compile everything again.
+    let fallbackReason: string | undefined;
+    try {
+      await runSnapshotBuilder(opts, scratch, { withCodeCache: true });
+      await writeFile(opts.blob, withoutBuiltinCodeCache(await readFile(opts.blob)));
+      await probe(opts, scratch);
+    } catch (err) {
+      fallbackReason = (err as Error).message;
+      await runSnapshotBuilder(opts, scratch, { withCodeCache: false });
+      await probe(opts, scratch);
+    }
+    return { bytes: (await stat(opts.blob)).size, keepsBytecode: fallbackReason === undefined, fallbackReason };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function runSnapshotBuilder(opts: AgentSnapshotOptions, scratch: string, { withCodeCache }: { withCodeCache: boolean }): Promise<void> {
+  const config = path.join(scratch, 'snapshot-config.json');
+  await writeFile(config, JSON.stringify({ builder: path.resolve(opts.entry), withoutCodeCache: !withCodeCache }));
+  const args = ['--no-warnings', '--snapshot-blob', path.resolve(opts.blob), `--build-snapshot-config=${config}`];
+  try {
     await execFileP(opts.node, args, {
       cwd: scratch,
       // The bundle's start-up code must not see the builder's agent settings.
@@ -37,10 +69,21 @@ export async function buildAgentSnapshot(opts: AgentSnapshotOptions): Promise<{ 
       maxBuffer: 4 << 20,
     });
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`build agent snapshot with ${opts.node}: ${(e.stderr ?? '').trim() || e.message}`);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
+    throw new Error(`build agent snapshot with ${opts.node}: ${commandError(err)}`);
   }
-  return { bytes: (await stat(opts.blob)).size };
+}
+
+/** Starts the blob once: Node checks a blob only when it loads it. */
+async function probe(opts: AgentSnapshotOptions, scratch: string): Promise<void> {
+  const args = ['--snapshot-blob', path.resolve(opts.blob), '--', ...(opts.probeArgs ?? ['--version'])];
+  try {
+    await execFileP(opts.node, args, { cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 60_000 });
+  } catch (err) {
+    throw new Error(`${path.basename(opts.blob)} does not start: ${commandError(err)}`);
+  }
+}
+
+function commandError(err: unknown): string {
+  const e = err as { stderr?: string; message: string };
+  return (e.stderr ?? '').trim() || e.message;
 }

@@ -126,13 +126,13 @@ async function populate(
   const snapshot = declaration.agent.snapshot;
   if (snapshot && init === 'agent') {
     const blob = `${agentDir}/${normalizeGuestPath(snapshot.to)}`;
-    const { bytes } = await timedStep(progress, `rootfs: agent startup snapshot ${blob}`, () =>
+    const built = await timedStep(progress, `rootfs: agent startup snapshot ${blob}`, () =>
       buildAgentSnapshot({
         node: resolveInsideRoot(tree.root, normalizeGuestPath(snapshot.node)),
         entry: fromBase(snapshot.from),
         blob: resolveInsideRoot(tree.root, blob),
       }));
-    progress(`rootfs: ${blob}: ${formatBytes(bytes)}`);
+    progress(`rootfs: ${blob}: ${formatBytes(built.bytes)}${built.keepsBytecode ? ', with bytecode' : `, without bytecode (${built.fallbackReason})`}`);
   }
 
   for (const l of declaration.links) await tree.symlink(l.path, l.target);
