@@ -6,7 +6,10 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
+import { loadConfig } from './config/load';
+import { Logger } from './log/logger';
 import { serviceMethods, AGENT_SERVICE, GRPC_HEALTH_V1_SERVICE, HEALTH_SERVICE } from './proto/schema';
+import { parseAddress } from './transport/address';
 
 /** The file name of the bundle beside the blob: where addons are looked up from. */
 const BUNDLE_BESIDE_BLOB = 'agent.js';
@@ -67,6 +70,16 @@ function warmUp(): void {
   // listening net.Server requires cluster (and its five internal modules). Loaded here, they
   // are in the snapshot instead of compiled from source at each boot.
   for (const id of BUILTINS_LOADED_LATE) createRequire(import.meta.url)(id);
+  // Functions that run now keep their bytecode in the snapshot (the image builder keeps compiled
+  // code); the others are compiled from source at each boot. So the start-up's first steps run
+  // once here, on made-up input, and only those without side effects: reading the kernel command
+  // line and the config, logging (to nowhere), parsing listen addresses.
+  const log = Logger.create('debug', [{ write: () => undefined }]);
+  const { config, warnings } = loadConfig({ env: {}, flags: [['server_addr', 'vsock://-1:1024'], ['log', 'debug']] });
+  log.child({ subsystem: 'warm-up' }).info('warm-up', { config, warnings, error: new Error('warm-up') });
+  for (const address of WARM_UP_ADDRESSES) parseAddress(address);
 }
+
+const WARM_UP_ADDRESSES = ['vsock://-1:1024', 'unix:///run/kata-agent.sock', 'unix://@kata-agent', 'serial:///dev/virtio-ports/agent.channel.0'];
 
 const BUILTINS_LOADED_LATE = ['node:cluster'];

@@ -3,7 +3,7 @@
 // of its own with the addon beside it, and must serve ttRPC and gRPC, take its arguments after
 // "--", and load the native addon and grpc-js from where the blob is, not where it was built.
 import * as grpc from '@grpc/grpc-js';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../agent/src/client/agent-client';
@@ -57,9 +57,39 @@ describe('the agent from a V8 startup snapshot', () => {
     }
   });
 
+  it('starts without compiling again what ran while the blob was built', async () => {
+    // V8's function events name each function it compiles; those of the bundle that the
+    // snapshot builder ran (config, logging, addresses) must come with their bytecode.
+    const events = path.join(dir, 'functions.log');
+    const sock = path.join(dir, 'b.sock');
+    const probe = await startAgentProcess({
+      snapshotBlob: blob,
+      nodeArgs: ['--log-function-events', `--logfile=${events}`, '--no-logfile-per-isolate'],
+      args: ['--server-addr', `unix://${sock}`],
+    });
+    await probe.stop();
+    const compiled = compiledFunctions(readFileSync(events, 'utf8'), 'agent-snapshot.cjs');
+    // Not run at build time: compiled at start (the check would pass vacuously without events).
+    expect(compiled).toContain('main');
+    for (const warmed of ['loadConfig', 'applyCmdline', 'parseAddress', 'errorReplacer']) expect(compiled).not.toContain(warmed);
+  });
+
   it('finds the blob in node\'s own options', () => {
     expect(blobPath(['--snapshot-blob', '/usr/lib/kata-agent/agent.blob'])).toBe('/usr/lib/kata-agent/agent.blob');
     expect(blobPath(['--max-semi-space-size=1', '--snapshot-blob=/b/agent.blob'])).toBe('/b/agent.blob');
     expect(blobPath(['--jitless'])).toBeUndefined();
   });
 });
+
+/** Names of the functions of `script` that V8 compiled, from a --log-function-events log. */
+function compiledFunctions(log: string, script: string): string[] {
+  const scriptIds = new Set<string>();
+  const names: string[] = [];
+  for (const line of log.split('\n')) {
+    const f = line.split(',');
+    if (f[0] === 'script-details' && f[2]?.endsWith(script)) scriptIds.add(f[1]!);
+    // function,parse-function,SCRIPT_ID,START,END,TIME,TIMESTAMP,NAME
+    if (f[0] === 'function' && f[1] === 'parse-function' && scriptIds.has(f[2]!)) names.push(f[7]!);
+  }
+  return names;
+}
