@@ -4,7 +4,7 @@ import { startAgent } from './agent';
 import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
 import { serveDebugConsole, startConsoleShell } from './debug/console';
-import { consoleSink, fdSink } from './init/console';
+import { consoleSink, fdSink, stderrLogSink } from './init/console';
 import { cgroupControllersOnce, guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReaper } from './init/pid1';
 import { Shutdown } from './init/shutdown';
 import { Logger, stderrSink } from './log/logger';
@@ -22,16 +22,19 @@ const USAGE = `usage: agent [options]
   --log-level LEVEL     trace, debug, info, warn, error, critical
   --allow-local-peers   accept vsock peers other than the host (tests only)
   --no-grpc             serve ttRPC only
+  --exit-when-ready     exit 0 right after "agent ready" (start-up measurements; not as PID 1)
   --version             print the version`;
 
 interface Args {
   flags: Array<[string, string | true]>;
   cmdline?: string;
+  exitWhenReady?: boolean;
 }
 
 function parseArgs(argv: string[]): Args | 'help' | 'version' {
   const flags: Array<[string, string | true]> = [];
   let cmdline: string | undefined;
+  let exitWhenReady = false;
   const valueOf = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new ConfigError(`${name} needs a value`);
@@ -63,11 +66,14 @@ function parseArgs(argv: string[]): Args | 'help' | 'version' {
       case '--no-grpc':
         flags.push(['grpc', 'false']);
         break;
+      case '--exit-when-ready':
+        exitWhenReady = true;
+        break;
       default:
         throw new ConfigError(`unknown option ${a}\n${USAGE}`);
     }
   }
-  return { flags, cmdline };
+  return { flags, cmdline, exitWhenReady };
 }
 
 async function startSideServices(config: AgentConfig, log: Logger, logVport: LogVportSink | undefined): Promise<void> {
@@ -108,8 +114,11 @@ async function main(): Promise<void> {
   const bootLog = Logger.create('info', [isInit ? fdSink(2) : stderrSink]);
   if (isInit) setupSystem(bootLog);
   mark('mounts');
-  const log = Logger.create('info', [isInit ? consoleSink() : stderrSink]);
+  const log = Logger.create('info', [isInit ? consoleSink() : stderrLogSink()]);
   guardAgainstExit(log);
+  // PID 1 exiting would panic the kernel.
+  const exitWhenReady = args.exitWhenReady === true && !isInit;
+  if (args.exitWhenReady && isInit) log.warn('--exit-when-ready ignored: PID 1 does not exit');
   const shutdown = new Shutdown(log, isInit);
   handleSignals(log, shutdown);
 
@@ -145,6 +154,7 @@ async function main(): Promise<void> {
     await startSideServices(config, log, logVport);
     mark('ready');
     log.info('agent ready', { address: agent.address, version: AGENT_VERSION, pid1: isInit, uptime: systemUptime(), startup });
+    if (exitWhenReady) return process.exit(0);
     // Not needed to serve, so after "ready": the guest's init brings lo up, as Kata's agent
     // does (the runtime configures the rest; the network's reads wait for it), enables the
     // cgroup controllers (CreateContainer does it first if it comes first), and the serial

@@ -9,7 +9,10 @@ import v8 from 'node:v8';
 import { loadConfig } from './config/load';
 import { Logger } from './log/logger';
 import { serviceMethods, AGENT_SERVICE, GRPC_HEALTH_V1_SERVICE, HEALTH_SERVICE } from './proto/schema';
+import { buildAgentImpl } from './service/agent-impl';
+import { agentServices, registerTtrpc } from './service/services';
 import { parseAddress } from './transport/address';
+import { TtrpcServer } from './ttrpc/server';
 
 /** The file name of the bundle beside the blob: where addons are looked up from. */
 const BUNDLE_BESIDE_BLOB = 'agent.js';
@@ -71,13 +74,17 @@ function warmUp(): void {
   // are in the snapshot instead of compiled from source at each boot.
   for (const id of BUILTINS_LOADED_LATE) createRequire(import.meta.url)(id);
   // Functions that run now keep their bytecode in the snapshot (the image builder keeps compiled
-  // code); the others are compiled from source at each boot. So the start-up's first steps run
-  // once here, on made-up input, and only those without side effects: reading the kernel command
-  // line and the config, logging (to nowhere), parsing listen addresses.
+  // code); the others are compiled from source at each boot. So the start-up's steps run once
+  // here, on made-up input, where they have no side effects: reading the kernel command line and
+  // the config, logging (to nowhere), parsing listen addresses, constructing the services and
+  // the ttRPC server's method table. (What they build is dropped. A step that left a handle open
+  // would fail the snapshot build; one that touched the addon, which a snapshot cannot hold, too.)
   const log = Logger.create('debug', [{ write: () => undefined }]);
   const { config, warnings } = loadConfig({ env: {}, flags: [['server_addr', 'vsock://-1:1024'], ['log', 'debug']] });
   log.child({ subsystem: 'warm-up' }).info('warm-up', { config, warnings, error: new Error('warm-up') });
   for (const address of WARM_UP_ADDRESSES) parseAddress(address);
+  const impl = buildAgentImpl({ config, log, policyFile: '/nonexistent/kata-agent-warm-up-policy' });
+  registerTtrpc(new TtrpcServer(), agentServices(impl.handlers));
 }
 
 const WARM_UP_ADDRESSES = ['vsock://-1:1024', 'unix:///run/kata-agent.sock', 'unix://@kata-agent', 'serial:///dev/virtio-ports/agent.channel.0'];

@@ -1,7 +1,9 @@
 // The bundled agent as a process: where it listens, Health, every AgentService method
 // registered, agent-ctl, hybrid vsock dialing and the gRPC face on the same socket.
 import * as grpc from '@grpc/grpc-js';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../agent/src/client/agent-client';
 import { AGENT_SERVICE, serviceMethods } from '../../agent/src/proto/schema';
 import { Code } from '../../agent/src/ttrpc/status';
-import { type AgentProcess, CTL_BUNDLE, startAgentProcess, tempDir } from '../helpers/agent-process';
+import { AGENT_BUNDLE, type AgentProcess, CTL_BUNDLE, startAgentProcess, tempDir } from '../helpers/agent-process';
 
 const execFileP = promisify(execFile);
 let agent: AgentProcess | undefined;
@@ -49,6 +51,22 @@ describe('agent process', () => {
     // and the shutdown's own log lines would keep SIGTERM from ever ending the process.
     expect(await agent.stop()).toBe(0);
     agent = undefined;
+  });
+
+  it('with --exit-when-ready, logs "agent ready" to a stderr file and exits 0', async () => {
+    // How start-up benchmarks run it (bench/agent-start-instructions.ts). With stderr on a file,
+    // the agent writes its lines itself rather than through process.stderr's stream.
+    const dir = tempDir('exit-ready-');
+    const stderr = openSync(path.join(dir, 'stderr.log'), 'w');
+    try {
+      const child = spawn(process.execPath, [AGENT_BUNDLE, '--server-addr', `unix://${path.join(dir, 'a.sock')}`, '--exit-when-ready'], { stdio: ['ignore', 'ignore', stderr] });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+    } finally {
+      closeSync(stderr);
+    }
+    const lines = readFileSync(path.join(dir, 'stderr.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.at(-1)!.msg).toBe('agent ready');
   });
 
   it('takes KATA_AGENT_SERVER_ADDR over the command line, and a flag over both; abstract sockets work', async () => {

@@ -59,7 +59,7 @@ describe('the agent from a V8 startup snapshot', () => {
 
   it('starts without compiling again what ran while the blob was built', async () => {
     // V8's function events name each function it compiles; those of the bundle that the
-    // snapshot builder ran (config, logging, addresses) must come with their bytecode.
+    // snapshot builder ran (config, logging, addresses, services) must come with their bytecode.
     const events = path.join(dir, 'functions.log');
     const sock = path.join(dir, 'b.sock');
     const probe = await startAgentProcess({
@@ -71,7 +71,7 @@ describe('the agent from a V8 startup snapshot', () => {
     const compiled = compiledFunctions(readFileSync(events, 'utf8'), 'agent-snapshot.cjs');
     // Not run at build time: compiled at start (the check would pass vacuously without events).
     expect(compiled).toContain('main');
-    for (const warmed of ['loadConfig', 'applyCmdline', 'parseAddress', 'errorReplacer']) expect(compiled).not.toContain(warmed);
+    for (const warmed of ['loadConfig', 'applyCmdline', 'parseAddress', 'errorReplacer', 'buildAgentImpl', 'createContainerService', 'registerTtrpc']) expect(compiled).not.toContain(warmed);
   });
 
   it('finds the blob in node\'s own options', () => {

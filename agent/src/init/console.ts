@@ -12,6 +12,21 @@ export function consoleSink(): LogSink {
 }
 
 /**
+ * Not PID 1: stderr as it is. A file or a terminal is written like the console (fdSink), without
+ * setting up process.stderr's stream; a pipe goes through the stream, which copes with a reader
+ * that is slow or gone.
+ */
+export function stderrLogSink(): LogSink {
+  try {
+    const st = fstatSync(2);
+    if (st.isFile() || st.isCharacterDevice()) return fdSink(2);
+  } catch {
+    // No fd 2: the stream reports that itself.
+  }
+  return stderrSink;
+}
+
+/**
  * Whole lines written synchronously to `fd`, as Node writes to a terminal anyway, but without
  * setting up process.stderr's tty stream: a real cost at boot under TCG. A non-blocking stderr
  * (a pipe another part of Node set up) falls back to the stream.

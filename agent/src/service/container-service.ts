@@ -66,10 +66,17 @@ function guarded(method: string, fn: TypedHandler): TypedHandler {
 export function createContainerService(deps: ContainerServiceDeps): ContainerService {
   const log = deps.log;
   // crun leaves container processes to us; without being PID 1 or a subreaper (OrphanReaper
-  // started) they go to another init and their exit statuses are lost.
-  if (!isPid1() && !isChildSubreaper()) {
-    log.warn('the agent is neither PID 1 nor a child subreaper: start the OrphanReaper, or WaitProcess cannot collect exit statuses');
-  }
+  // started) they go to another init and their exit statuses are lost. Checked when the first
+  // sandbox or container is made, not here: constructing the services touches nothing of the
+  // process (the startup snapshot's builder constructs them once).
+  let reapingChecked = false;
+  const checkReaping = (): void => {
+    if (reapingChecked) return;
+    reapingChecked = true;
+    if (!isPid1() && !isChildSubreaper()) {
+      log.warn('the agent is neither PID 1 nor a child subreaper: start the OrphanReaper, or WaitProcess cannot collect exit statuses');
+    }
+  };
   const cgroupRoot = deps.cgroupRoot ?? '/sys/fs/cgroup';
   const oom = new OomEvents(cgroupRoot, log);
   const runtime = new OciRuntime({ ...deps.runtime, log });
@@ -102,6 +109,7 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
 
   const handlers: Record<string, TypedHandler> = {
     CreateSandbox: async (r) => {
+      checkReaping();
       if (r.sandbox_id) checkId('sandbox', r.sandbox_id);
       await sandbox.create(r as SandboxSpec);
       return empty;
@@ -111,6 +119,7 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
       return empty;
     },
     CreateContainer: async (r) => {
+      checkReaping();
       cid(r);
       if (r.exec_id) checkId('exec', r.exec_id);
       await containers.create(r);

@@ -18,6 +18,8 @@ export interface AgentSnapshotOptions {
   blob: string;
   /** Arguments (after `--`) with which the blob's main must exit 0: the check that it loads. */
   probeArgs?: string[];
+  /** False builds the blob without bytecode at once (the baseline of bench/agent-start-instructions). */
+  keepBytecode?: boolean;
 }
 
 export interface AgentSnapshot {
@@ -42,6 +44,7 @@ export async function buildAgentSnapshot(opts: AgentSnapshotOptions): Promise<Ag
     // sixth less work than one from a blob that must compile everything again.
     let fallbackReason: string | undefined;
     try {
+      if (opts.keepBytecode === false) throw new Error('not asked to keep bytecode');
       await runSnapshotBuilder(opts, scratch, { withCodeCache: true });
       await writeFile(opts.blob, withoutBuiltinCodeCache(await readFile(opts.blob)));
       await probe(opts, scratch);
