@@ -5,12 +5,12 @@
 //   node bench/run.mjs agent-first-call [--rounds N]
 // Needs a built dist/ (npm run build).
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentClient } from '../agent/src/client/agent-client';
 import { buildAgentSnapshot } from '../image-builder/src/rootfs/agent-snapshot';
+import { agentBlobDir } from './agent-blob-dir';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const rounds = Number(values.rounds);
@@ -40,11 +40,8 @@ async function timed(call: () => Promise<unknown>): Promise<number> {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'agent-first-call-'));
+  const work = agentBlobDir('agent-first-call-');
   try {
-    mkdirSync(join(work, 'native'));
-    copyFileSync('dist/native/kata_native.node', join(work, 'native/kata_native.node'));
-    copyFileSync('dist/grpc-js.cjs', join(work, 'grpc-js.cjs'));
     const blob = join(work, 'agent.blob');
     await buildAgentSnapshot({ node: process.execPath, entry: 'dist/agent-snapshot.cjs', blob });
     const first: number[] = [];

@@ -8,10 +8,10 @@
 // listens on a unix socket where the guest listens on vsock, and logs to a file where the guest
 // logs to its console, but the agent's own start is the same code from the same kind of blob.
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildAgentSnapshot } from '../image-builder/src/rootfs/agent-snapshot';
+import { agentBlobDir } from './agent-blob-dir';
 
 const NODE_FLAGS = ['--predictable', '--hash-seed=1', '--random-seed=1'];
 const EMPTY_MAIN = `require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {
@@ -42,11 +42,8 @@ async function instructions(work: string, args: string[]): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'agent-start-instructions-'));
+  const work = agentBlobDir('agent-start-instructions-');
   try {
-    mkdirSync(join(work, 'native'));
-    copyFileSync('dist/native/kata_native.node', join(work, 'native/kata_native.node'));
-    copyFileSync('dist/grpc-js.cjs', join(work, 'grpc-js.cjs'));
     writeFileSync(join(work, 'empty.cjs'), EMPTY_MAIN);
     const blobs = {
       agent: await buildAgentSnapshot({ node: process.execPath, entry: 'dist/agent-snapshot.cjs', blob: join(work, 'agent.blob') }),
