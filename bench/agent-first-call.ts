@@ -9,14 +9,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentClient } from '../agent/src/client/agent-client';
-import { buildAgentSnapshot } from '../image-builder/src/rootfs/agent-snapshot';
+import { buildAgentSnapshot, SNAPSHOT_NODE_OPTIONS } from '../image-builder/src/rootfs/agent-snapshot';
 import { agentBlobDir } from './agent-blob-dir';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const rounds = Number(values.rounds);
 
 async function startAgent(blob: string, sock: string): Promise<() => void> {
-  const child = spawn(process.execPath, ['--snapshot-blob', blob, '--', '--server-addr', `unix://${sock}`], {
+  const child = spawn(process.execPath, [...SNAPSHOT_NODE_OPTIONS, '--snapshot-blob', blob, '--', '--server-addr', `unix://${sock}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });

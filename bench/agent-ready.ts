@@ -18,7 +18,7 @@ import { buildImage } from '../image-builder/src/image';
 import { buildInitrd } from '../image-builder/src/initrd';
 import { ensureKernel, type KernelArtifacts } from '../image-builder/src/kernel';
 import { bootVm, type BootMedia, type VmHandle } from '../image-builder/src/qemu';
-import { buildAgentSnapshot } from '../image-builder/src/rootfs/agent-snapshot';
+import { buildAgentSnapshot, SNAPSHOT_NODE_OPTIONS } from '../image-builder/src/rootfs/agent-snapshot';
 import { buildRootfs } from '../image-builder/src/rootfs/build-rootfs';
 import { packInitrd, READY_PATTERN, writeBusyboxTree } from '../test/vm/busybox-guest';
 
@@ -111,7 +111,8 @@ busybox poweroff -f
 `;
 
 function agentScript(v: Variant): string {
-  const target = { 'image init': '', bundle: AGENT, snapshot: `--snapshot-blob ${BLOB} --`, 'empty snapshot': '--snapshot-blob /bench/empty.blob' }[v.start];
+  const fromBlob = SNAPSHOT_NODE_OPTIONS.join(' ');
+  const target = { 'image init': '', bundle: AGENT, snapshot: `${fromBlob} --snapshot-blob ${BLOB} --`, 'empty snapshot': `${fromBlob} --snapshot-blob /bench/empty.blob` }[v.start];
   return `#!/bin/busybox sh\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexec /usr/bin/node ${`${v.flags} ${target}`.trim()} "$@"\n`;
 }
 

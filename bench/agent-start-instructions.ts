@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildAgentSnapshot } from '../image-builder/src/rootfs/agent-snapshot';
+import { buildAgentSnapshot, SNAPSHOT_NODE_OPTIONS } from '../image-builder/src/rootfs/agent-snapshot';
 import { agentBlobDir } from './agent-blob-dir';
 
 const NODE_FLAGS = ['--predictable', '--hash-seed=1', '--random-seed=1'];
@@ -50,11 +50,11 @@ async function main(): Promise<void> {
       'agent, no bytecode': await buildAgentSnapshot({ node: process.execPath, entry: 'dist/agent-snapshot.cjs', blob: join(work, 'agent-nobc.blob'), keepBytecode: false }),
       empty: await buildAgentSnapshot({ node: process.execPath, entry: join(work, 'empty.cjs'), blob: join(work, 'empty.blob') }),
     };
-    const agentArgs = (blob: string, n: number) => ['--snapshot-blob', blob, '--', '--server-addr', `unix://${join(work, `a${n}.sock`)}`, '--exit-when-ready'];
+    const agentArgs = (blob: string, n: number) => [...SNAPSHOT_NODE_OPTIONS, '--snapshot-blob', blob, '--', '--server-addr', `unix://${join(work, `a${n}.sock`)}`, '--exit-when-ready'];
     const rows: Array<[string, number, number]> = [];
     const bare = await instructions(work, ['-e', '0']);
     const measure = async (name: string, args: string[], bytes: number) => rows.push([name, await instructions(work, args), bytes]);
-    await measure('empty snapshot', ['--snapshot-blob', join(work, 'empty.blob')], blobs.empty.bytes);
+    await measure('empty snapshot', [...SNAPSHOT_NODE_OPTIONS, '--snapshot-blob', join(work, 'empty.blob')], blobs.empty.bytes);
     await measure('agent snapshot, no bytecode', agentArgs(join(work, 'agent-nobc.blob'), 1), blobs['agent, no bytecode'].bytes);
     await measure('agent snapshot', agentArgs(join(work, 'agent.blob'), 2), blobs.agent.bytes);
     await measure('agent bundle', ['dist/agent.js', '--server-addr', `unix://${join(work, 'a3.sock')}`, '--exit-when-ready'], 0);

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { SNAPSHOT_NODE_OPTIONS } from '../../image-builder/src/rootfs/agent-snapshot';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const AGENT_BUNDLE = path.join(REPO_ROOT, 'dist/agent.js');
@@ -35,7 +36,8 @@ export interface AgentProcessOptions {
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
   const dir = tempDir('agent-');
-  const target = opts.snapshotBlob ? ['--snapshot-blob', opts.snapshotBlob, '--'] : [AGENT_BUNDLE];
+  // From a blob, as the image's init starts it.
+  const target = opts.snapshotBlob ? [...SNAPSHOT_NODE_OPTIONS, '--snapshot-blob', opts.snapshotBlob, '--'] : [AGENT_BUNDLE];
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...target, ...(opts.args ?? [])], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],

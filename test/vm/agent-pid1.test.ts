@@ -32,7 +32,7 @@ describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () =>
       expect(Interfaces.find((i) => i.name === 'lo')!.raw_flags & 1).toBe(1);
 
       // /sbin/init started the agent from the image's V8 startup snapshot.
-      expect(await consoleRun(vm, "tr '\\0' ' ' </proc/1/cmdline | grep -q -- '--snapshot-blob /usr/lib/kata-agent/agent.blob -- '", 'SNAP_RC')).toBe('0');
+      expect(await consoleRun(vm, "tr '\\0' ' ' </proc/1/cmdline | grep -q -- '--no-rehash-snapshot --snapshot-blob /usr/lib/kata-agent/agent.blob -- '", 'SNAP_RC')).toBe('0');
 
       // After ready, init enabled the cgroup controllers containers get (before the debug shell ran).
       expect(await consoleRun(vm, "(for c in cpu io memory pids; do grep -qw $c /sys/fs/cgroup/cgroup.subtree_control || exit 1; done)", 'CGROUP_RC')).toBe('0');

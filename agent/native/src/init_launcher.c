@@ -5,6 +5,10 @@
  *
  * A static executable rather than a shell script: under TCG a busybox sh start costs about 0.1 s
  * of the agent's ready time, and this does nothing a shell is needed for.
+ *
+ * --no-rehash-snapshot keeps the string hash seed the blob was built with (drawn at random at image
+ * build) instead of re-hashing the whole snapshot heap for a new seed at each boot; the image
+ * builder probes its blob with the same options (SNAPSHOT_NODE_OPTIONS in agent-snapshot.ts).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +24,8 @@
 #define DEFAULT_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
 
 int main(int argc, char **argv) {
-  /* node, up to three options of ours, the agent's arguments, NULL */
-  char **args = calloc((size_t)argc + 4, sizeof *args);
+  /* node, up to four options of ours, the agent's arguments, NULL */
+  char **args = calloc((size_t)argc + 5, sizeof *args);
   if (args == NULL) {
     fputs("kata-agent init: out of memory\n", stderr);
     return 127;
@@ -29,6 +33,7 @@ int main(int argc, char **argv) {
   int n = 0;
   args[n++] = NODE;
   if (access(SNAPSHOT_BLOB, R_OK) == 0) {
+    args[n++] = "--no-rehash-snapshot";
     args[n++] = "--snapshot-blob";
     args[n++] = SNAPSHOT_BLOB;
     args[n++] = "--";

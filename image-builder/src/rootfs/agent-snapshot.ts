@@ -9,6 +9,18 @@ import { promisify } from 'node:util';
 import { withoutBuiltinCodeCache } from './snapshot-blob';
 
 const execFileP = promisify(execFile);
+
+/**
+ * Node options for every start from an agent blob; the image's /sbin/init passes the same
+ * (agent/native/src/init_launcher.c). `--no-rehash-snapshot`: by default V8 draws a new string hash
+ * seed at each start and then re-hashes every string and hash table of the snapshot's heap, which
+ * for the agent's heap is an eighth of its whole start (bench/agent-start-instructions.ts). Without
+ * it the seed stays the one drawn at random when the blob was built: one per image build instead
+ * of one per boot. The seed only guards hash tables against crafted colliding keys, and the keys
+ * the agent hashes come from the host's runtime (the only peer it serves) and from the guest's own
+ * files, not from a party that would need a secret seed kept from it.
+ */
+export const SNAPSHOT_NODE_OPTIONS: readonly string[] = ['--no-rehash-snapshot'];
 /** The bundle's start-up code, built and probed, must not see the builder's agent settings. */
 const CLEAN_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
 
@@ -83,7 +95,7 @@ async function runSnapshotBuilder(opts: AgentSnapshotOptions, scratch: string, {
 
 /** Starts the blob once: Node checks a blob only when it loads it. */
 async function probe(opts: AgentSnapshotOptions, scratch: string): Promise<void> {
-  const args = ['--snapshot-blob', path.resolve(opts.blob), '--', ...(opts.probeArgs ?? ['--version'])];
+  const args = [...SNAPSHOT_NODE_OPTIONS, '--snapshot-blob', path.resolve(opts.blob), '--', ...(opts.probeArgs ?? ['--version'])];
   try {
     await execFileP(opts.node, args, { cwd: scratch, env: CLEAN_ENV, timeout: 60_000 });
   } catch (err) {
