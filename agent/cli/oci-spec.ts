@@ -2,10 +2,9 @@
 // sends (Go field names, 64-bit integers as decimal strings): the reverse of the agent's
 // container/oci-json.ts, using the same name table. Also a default spec for commands run
 // without a bundle.
-import type { Type } from 'protobufjs';
 import { jsonName } from '../src/container/oci-json';
 import { SANDBOX_SHM } from '../src/paths';
-import { schemaRoot } from '../src/proto/schema';
+import { type MessageType, messageType } from '../src/proto/schema';
 
 type Obj = Record<string, unknown>;
 
@@ -28,18 +27,18 @@ export interface SpecConversion {
 
 export function ociJsonToSpec(json: unknown): SpecConversion {
   const dropped: string[] = [];
-  const spec = ociJsonToMessage(schemaRoot().lookupType('grpc.Spec'), json, '', dropped);
+  const spec = ociJsonToMessage(messageType('grpc.Spec'), json, '', dropped);
   return { spec, dropped };
 }
 
 /** linux.resources in OCI JSON as grpc.LinuxResources (UpdateContainer). */
 export function ociJsonToResources(json: unknown): SpecConversion {
   const dropped: string[] = [];
-  const spec = ociJsonToMessage(schemaRoot().lookupType('grpc.LinuxResources'), json, 'resources', dropped);
+  const spec = ociJsonToMessage(messageType('grpc.LinuxResources'), json, 'resources', dropped);
   return { spec, dropped };
 }
 
-function ociJsonToMessage(type: Type, json: unknown, path: string, dropped: string[]): Obj {
+function ociJsonToMessage(type: MessageType, json: unknown, path: string, dropped: string[]): Obj {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new Error(`${path || 'spec'}: expected an object for ${type.name}, got ${Array.isArray(json) ? 'an array' : typeof json}`);
   }
@@ -53,9 +52,8 @@ function ociJsonToMessage(type: Type, json: unknown, path: string, dropped: stri
       continue;
     }
     if (value === null || value === undefined) continue;
-    field.resolve();
     const convert = (v: unknown, p: string): unknown =>
-      field.resolvedType && 'fieldsArray' in field.resolvedType ? ociJsonToMessage(field.resolvedType as Type, v, p, dropped) : convertScalar(field.type, v);
+      field.kind === 'message' ? ociJsonToMessage(field.message!, v, p, dropped) : convertScalar(field.type, v);
     if (field.map) {
       const m: Obj = {};
       for (const [k, v] of Object.entries(value as Obj)) m[k] = convert(v, `${at}.${k}`);

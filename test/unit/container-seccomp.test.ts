@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { messageToOciJson, specToOciJson } from '../../agent/src/container/oci-json';
 import { OciRuntimeError } from '../../agent/src/container/runtime/oci-runtime';
 import { explainSeccompFailure, runtimeCallsDeniedByProfile } from '../../agent/src/container/seccomp-profile';
-import { AGENT_SERVICE, decodeMessage, findMethod, schemaRoot } from '../../agent/src/proto/schema';
+import { AGENT_SERVICE, decodeMessage, findMethod, messageType } from '../../agent/src/proto/schema';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/kata-runtime-3.19.1');
 
@@ -29,7 +29,7 @@ describe('seccomp profile translation', () => {
   });
 
   it('writes ID mappings with a zero container id', () => {
-    const json = messageToOciJson(schemaRoot().lookupType('grpc.LinuxIDMapping'), { HostID: 100000, Size: 65536 });
+    const json = messageToOciJson(messageType('grpc.LinuxIDMapping'), { HostID: 100000, Size: 65536 });
     expect(json).toEqual({ hostID: 100000, containerID: 0, size: 65536 });
   });
 });

@@ -3,13 +3,13 @@
 // every service method with its request and response types. A renumbered or retyped field
 // would still parse but would silently garble what a real runtime sends.
 import { describe, expect, test } from 'vitest';
-import protobuf from 'protobufjs';
 import {
   AGENT_SERVICE,
+  type Field,
   HEALTH_SERVICE,
+  enumType,
   findMethod,
   messageType,
-  schemaRoot,
   serviceMethods,
 } from '../../agent/src/proto/schema';
 
@@ -296,19 +296,17 @@ const AGENT_METHODS: Array<[string, string, string]> = [
   ['GetDiagnosticData', 'grpc.GetDiagnosticDataRequest', 'grpc.GetDiagnosticDataResponse'],
 ];
 
-function fullName(obj: protobuf.ReflectionObject): string {
-  return obj.fullName.replace(/^\./, '');
+function fullName(obj: { fullName: string }): string {
+  return obj.fullName;
 }
 
 /** Describes a field of our schema in the same form as the FIELDS table. */
-function describeField(field: protobuf.Field): FieldFact {
-  field.resolve();
-  const type = field.resolvedType ? fullName(field.resolvedType) : field.type;
+function describeField(field: Field): FieldFact {
   let label = '';
-  if (field instanceof protobuf.MapField) label = `map:${field.keyType}`;
+  if (field.map) label = `map:${field.keyType}`;
   else if (field.repeated) label = 'rep';
-  else if (field.partOf) label = field.partOf.name === `_${field.name}` ? 'opt' : `oneof:${field.partOf.name}`;
-  return label ? [field.name, field.id, type, label] : [field.name, field.id, type];
+  else if (field.oneof) label = field.oneof === `_${field.name}` ? 'opt' : `oneof:${field.oneof}`;
+  return label ? [field.name, field.id, field.type, label] : [field.name, field.id, field.type];
 }
 
 describe('schema field facts (Kata 3.19)', () => {
@@ -320,7 +318,7 @@ describe('schema field facts (Kata 3.19)', () => {
   });
 
   test.each(Object.entries(ENUMS))('enum %s has the known values', (name, values) => {
-    const en = schemaRoot().lookupEnum(name);
+    const en = enumType(name);
     expect(en.values).toEqual(values);
   });
 
@@ -365,8 +363,8 @@ describe('services', () => {
     expect(() => messageType('grpc.AgentService')).toThrow(/no message type "grpc.AgentService" \(it is a Service\)/);
   });
 
-  test('the Root is built once and shared', () => {
-    expect(schemaRoot()).toBe(schemaRoot());
+  test('each type is built once and shared', () => {
     expect(messageType('.grpc.Storage')).toBe(messageType('grpc.Storage'));
+    expect(enumType('types.IPFamily')).toBe(enumType('.types.IPFamily'));
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Logger } from '../log/logger';
 import { setWindowSize } from '../native/terminal';
 import { containerStateDir, sharedRootfs } from '../paths';
-import { schemaRoot } from '../proto/schema';
+import { messageType } from '../proto/schema';
 import type { Sandbox } from '../sandbox/sandbox';
 import type { StorageManagerApi, StorageSpec } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
@@ -195,7 +195,7 @@ export class ContainerManager {
         if (c.status !== 'running') throw new RpcError(Code.FAILED_PRECONDITION, `exec ${execId} in container ${id}: the container is ${c.status}`);
         let json: OciJson;
         try {
-          json = messageToOciJson(schemaRoot().lookupType('grpc.Process'), processSpec);
+          json = messageToOciJson(messageType('grpc.Process'), processSpec);
         } catch (err) {
           throw new RpcError(Code.INVALID_ARGUMENT, `exec ${execId} in container ${id}: bad process: ${(err as Error).message}`);
         }

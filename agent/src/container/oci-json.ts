@@ -1,7 +1,6 @@
 // The grpc.Spec message (Go field names, 64-bit integers as decimal strings) as the OCI runtime
 // spec JSON that crun reads (json tag names, 64-bit integers as exact JSON numbers).
-import type { Type } from 'protobufjs';
-import { schemaRoot } from '../proto/schema';
+import { type MessageType, messageType } from '../proto/schema';
 
 /** OCI runtime-spec JSON, with 64-bit integers held as bigint so none loses precision. */
 export type OciJson = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -63,19 +62,16 @@ function convertScalar(protoType: string, value: unknown): unknown {
  * Converts one message object. Zero values are left out, as Go's omitempty does for the OCI
  * structs, so crun applies its own defaults rather than explicit zeros.
  */
-export function messageToOciJson(type: Type, obj: Record<string, unknown>): OciJson {
+export function messageToOciJson(type: MessageType, obj: Record<string, unknown>): OciJson {
   const out: OciJson = {};
-  const required = REQUIRED_ZERO[type.fullName.replace(/^\./, '')];
+  const required = REQUIRED_ZERO[type.fullName];
   for (const field of type.fieldsArray) {
     if (DROPPED.has(field.name)) continue;
     let value = obj[field.name];
     if ((value === undefined || value === null) && required?.has(field.name)) value = field.type === 'bool' ? false : 0;
     if (value === undefined || value === null) continue;
-    field.resolve();
     const convert = (v: unknown): unknown =>
-      field.resolvedType && 'fieldsArray' in field.resolvedType
-        ? messageToOciJson(field.resolvedType as Type, v as Record<string, unknown>)
-        : convertScalar(field.type, v);
+      field.kind === 'message' ? messageToOciJson(field.message!, v as Record<string, unknown>) : convertScalar(field.type, v);
     let converted: unknown;
     if (field.map) {
       const m: Record<string, unknown> = {};
@@ -87,19 +83,19 @@ export function messageToOciJson(type: Type, obj: Record<string, unknown>): OciJ
       converted = convert(value);
     }
     // A oneof member (errnoret) is present only when set; keep it even when zero.
-    if (isEmpty(converted) && !field.partOf && !required?.has(field.name)) continue;
+    if (isEmpty(converted) && field.oneof === undefined && !required?.has(field.name)) continue;
     out[jsonName(field.name)] = converted;
   }
   return out;
 }
 
 export function specToOciJson(spec: Record<string, unknown>): OciJson {
-  return messageToOciJson(schemaRoot().lookupType('grpc.Spec'), spec);
+  return messageToOciJson(messageType('grpc.Spec'), spec);
 }
 
 /** LinuxResources (UpdateContainer) as OCI JSON. */
 export function resourcesToOciJson(resources: Record<string, unknown>): OciJson {
-  return messageToOciJson(schemaRoot().lookupType('grpc.LinuxResources'), resources);
+  return messageToOciJson(messageType('grpc.LinuxResources'), resources);
 }
 
 const BIGINT_MARK = '\u0000int64:';

@@ -6,133 +6,402 @@
 //   value when absent on the wire ('' / 0 / false), repeated fields as arrays, maps as objects,
 //   absent sub-messages as null, proto3 `optional` and oneof members only when set.
 //   64-bit integers are decimal strings (exact: rlimits and cgroup figures reach 2^64-1),
-//   enums are value names ('v6', 'SERVING'), bytes are Buffers.
+//   enums are value names ('v6', 'SERVING'; a number the enum does not define stays a number),
+//   bytes are Buffers.
 // * Proto-JSON (messageToJson): what Go's protojson prints with proto names: defaults omitted,
 //   64-bit integers as strings, enums as names, bytes as base64.
 //
-// encodeMessage accepts either shape (and protobufjs message instances); numbers, numeric
-// strings, bigints or Longs for 64-bit fields; enum names or numbers; Buffers or base64 for
-// bytes. It follows proto3 implicit presence: zero scalars are not written, so a decoded Kata
-// request re-encodes to exactly the bytes the runtime sent. Unknown fields and wrongly typed
-// values throw an Error naming the message and the field path. decodeMessage first checks the
-// bytes strictly (wire-check.ts), so malformed input throws instead of decoding half-way.
-import protobuf from 'protobufjs';
-import type { Enum, Field, IConversionOptions, Message, Type } from 'protobufjs';
-import { checkWire } from './wire-check';
+// encodeMessage accepts either shape; numbers, numeric strings, bigints or Long-like {low, high}
+// objects for 64-bit fields; enum names or numbers; Buffers or base64 for bytes. It follows
+// proto3 implicit presence: zero scalars are not written, fields go out in number order and
+// numbers are packed, so a decoded Kata request re-encodes to exactly the bytes the runtime sent.
+// Unknown fields and wrongly typed values throw an Error naming the message and the field path.
+//
+// decodeMessage is strict where a lenient decoder would guess: a length that overruns its
+// message, a field sent with the wrong wire type, bad UTF-8 in a string, a truncated varint or
+// fixed value, field number 0 and the group wire types all throw. Go and Rust runtimes reject such
+// input, and so must we: a garbled request has to fail with INVALID_ARGUMENT, not reach a handler
+// half-read. Unknown fields are checked for framing and skipped.
+import { isUtf8 } from 'node:buffer';
+import { type EnumType, type Field, FIXED32, FIXED64, INT64_TYPES, LEN, type MessageType, SCALAR_WIRE, type ScalarType, VARINT } from './reflect';
 
-const HANDLER_OPTIONS: IConversionOptions = {
-  longs: String,
-  enums: String,
-  defaults: true,
-  arrays: true,
-  objects: true,
-  oneofs: false,
-};
+type Obj = Record<string, unknown>;
 
-const JSON_OPTIONS: IConversionOptions = {
-  longs: String,
-  enums: String,
-  bytes: String,
-  defaults: false,
-  oneofs: false,
-  json: true,
-};
-
-export function decodeMessage<T extends object = Record<string, unknown>>(type: Type, bytes: Uint8Array): T {
-  let message: Message;
+export function decodeMessage<T extends object = Obj>(type: MessageType, bytes: Uint8Array): T {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
-    checkWire(type, bytes);
-    message = type.decode(bytes);
+    return readMessage(type, buf, 0, buf.length, type.fullName) as T;
   } catch (err) {
-    throw new Error(`decode ${typeName(type)}: ${errorText(err)}`);
+    throw new Error(`decode ${type.fullName}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return type.toObject(message, HANDLER_OPTIONS) as T;
 }
 
-export function encodeMessage(type: Type, obj: object): Uint8Array {
-  return type.encode(toEncodable(type, obj)).finish();
+export function encodeMessage(type: MessageType, obj: object): Uint8Array {
+  const w = new Writer();
+  writeMessage(w, type, normalizeMessage(type, obj, type.fullName));
+  return w.finish();
 }
 
-export function messageToJson(type: Type, msg: object): Record<string, unknown> {
-  return type.toObject(toMessage(type, msg), JSON_OPTIONS);
+export function messageToJson(type: MessageType, msg: object): Obj {
+  return jsonMessage(type, normalizeMessage(type, msg, type.fullName));
 }
 
-export function messageFromJson<T extends object = Record<string, unknown>>(type: Type, json: unknown): T {
-  return type.toObject(toMessage(type, json), HANDLER_OPTIONS) as T;
+export function messageFromJson<T extends object = Obj>(type: MessageType, json: unknown): T {
+  // Through the wire form: the handler shape is then exactly what decodeMessage gives.
+  const w = new Writer();
+  writeMessage(w, type, normalizeMessage(type, json, type.fullName));
+  return decodeMessage<T>(type, w.finish());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+/** The last varint read: its low and high 32 bits (unsigned) and the position after it. */
+let lo = 0;
+let hi = 0;
+let cursor = 0;
+
+// Error texts name where it went wrong ("grpc.Spec.Process.Args", or "... field 12" for an
+// unknown field); they are built only when something is wrong, as decoding runs on every request.
+function at(path: string, field: Field | undefined, id: number): string {
+  return field ? `${path}.${field.name}` : id ? `${path} field ${id}` : path;
+}
+
+function readMessage(type: MessageType, buf: Buffer, pos: number, end: number, path: string): Obj {
+  const obj = handlerDefaults(type);
+  while (pos < end) {
+    const tagStart = pos;
+    readVarint(buf, pos, end, path, undefined, 0);
+    pos = cursor;
+    const id = hi === 0 ? lo >>> 3 : hi * 0x20000000 + (lo >>> 3);
+    const wire = lo & 7;
+    if (id === 0 || id > 0x1fffffff) throw new Error(`${path}: invalid field number ${id} at byte ${tagStart}`);
+    const field = type.fieldById(id);
+    // Framing first, for known and unknown fields alike.
+    let start = pos;
+    if (wire === VARINT) {
+      readVarint(buf, pos, end, path, field, id);
+      pos = cursor;
+    } else if (wire === LEN) {
+      readVarint(buf, pos, end, path, field, id);
+      start = cursor;
+      if (hi !== 0 || lo > end - start) throw new Error(`${at(path, field, id)}: length ${hi * 2 ** 32 + lo} overruns the message (${end - start} bytes left)`);
+      pos = start + lo;
+    } else if (wire === FIXED64 || wire === FIXED32) {
+      const size = wire === FIXED64 ? 8 : 4;
+      if (pos + size > end) throw new Error(`${at(path, field, id)}: truncated ${size * 8}-bit value`);
+      pos += size;
+    } else {
+      throw new Error(`${at(path, field, id)}: invalid wire type ${wire} at byte ${tagStart}`);
+    }
+    if (field) readField(obj, field, wire, buf, start, pos, path);
+  }
+  return obj;
+}
+
+/** Stores the value of `field` found at [start, end) (the payload of a LEN record, or the value). */
+function readField(obj: Obj, field: Field, wire: number, buf: Buffer, start: number, end: number, path: string): void {
+  if (field.map) {
+    if (wire !== LEN) wireMismatch(wire, LEN, path, field);
+    readMapEntry(obj[field.name] as Obj, field, buf, start, end, path);
+  } else if (field.kind === 'message') {
+    if (wire !== LEN) wireMismatch(wire, LEN, path, field);
+    const value = readMessage(field.message!, buf, start, end, `${path}.${field.name}`);
+    if (field.repeated) (obj[field.name] as unknown[]).push(value);
+    else obj[field.name] = value;
+  } else if (field.repeated) {
+    const list = obj[field.name] as unknown[];
+    if (wire === LEN && field.packed) {
+      readPacked(list, field, buf, start, end, path);
+    } else {
+      if (wire !== field.wire) wireMismatch(wire, field.wire, path, field);
+      list.push(readValue(field, buf, start, end, path));
+    }
+  } else {
+    if (wire !== field.wire) wireMismatch(wire, field.wire, path, field);
+    obj[field.name] = readValue(field, buf, start, end, path);
+  }
+}
+
+function readPacked(list: unknown[], field: Field, buf: Buffer, pos: number, end: number, path: string): void {
+  if (field.wire === VARINT) {
+    while (pos < end) {
+      readVarint(buf, pos, end, path, field, field.id);
+      list.push(varintValue(field));
+      pos = cursor;
+    }
+    return;
+  }
+  const size = field.wire === FIXED64 ? 8 : 4;
+  if ((end - pos) % size !== 0) throw new Error(`${at(path, field, field.id)}: packed length ${end - pos} is not a multiple of ${size}`);
+  for (; pos < end; pos += size) list.push(readValue(field, buf, pos, pos + size, path));
 }
 
 /**
- * Validates `obj` against `type` and returns a plain object protobufjs can encode as it is:
- * enums as numbers, 64-bit values as decimal strings or Longs, bytes as Uint8Arrays, proto3
- * zero scalars dropped. (encode() takes plain objects; fromObject() is not needed.)
+ * One scalar or enum value. A varint is read again from `start` (framing only checked it); a
+ * fixed or LEN value is [start, end).
  */
-function toEncodable(type: Type, obj: unknown): Record<string, unknown> {
-  return normalizeMessage(type, obj, typeName(type));
-}
-
-function toMessage(type: Type, obj: unknown): Message {
-  return type.fromObject(toEncodable(type, obj));
-}
-
-function normalizeMessage(type: Type, value: unknown, path: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new Error(`${path}: expected a ${typeName(type)} object, got ${describe(value)}`);
+function readValue(field: Field, buf: Buffer, start: number, end: number, path: string): unknown {
+  switch (field.wire) {
+    case VARINT:
+      readVarint(buf, start, end, path, field, field.id);
+      return varintValue(field);
+    case LEN:
+      if (field.type === 'bytes') return buf.subarray(start, end);
+      return readString(buf, start, end, path, field);
+    case FIXED32:
+      return field.type === 'float' ? buf.readFloatLE(start) : field.type === 'sfixed32' ? buf.readInt32LE(start) : buf.readUInt32LE(start);
+    default:
+      if (field.type === 'double') return buf.readDoubleLE(start);
+      return (field.type === 'sfixed64' ? buf.readBigInt64LE(start) : buf.readBigUInt64LE(start)).toString();
   }
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    if (v === undefined || v === null) continue;
-    const field = type.fields[key];
-    if (!field) {
-      // toObject({oneofs: true}) adds the oneof's name as a discriminator key; it carries no data.
-      if (type.oneofs?.[key] && typeof v === 'string') continue;
-      throw new Error(`${path}: unknown field "${key}" in ${typeName(type)}`);
+}
+
+/** The value of the varint just read (lo, hi) as `field`'s type. */
+function varintValue(field: Field): unknown {
+  if (field.kind === 'enum') return enumName(field.enum!, lo | 0);
+  switch (field.type as ScalarType) {
+    case 'bool':
+      return lo !== 0 || hi !== 0;
+    case 'uint32':
+      return lo;
+    case 'sint32':
+      return (lo >>> 1) ^ -(lo & 1);
+    case 'int32':
+      return lo | 0;
+    case 'uint64':
+      return hi === 0 ? String(lo) : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+    case 'int64':
+      return hi === 0 ? String(lo) : BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString();
+    default: { // sint64
+      const n = (BigInt(hi) << 32n) | BigInt(lo);
+      return ((n >> 1n) ^ -(n & 1n)).toString();
     }
-    field.resolve();
-    const fieldPath = `${path}.${key}`;
-    if (field instanceof protobuf.MapField) {
-      if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${fieldPath}: expected a map object, got ${describe(v)}`);
-      const entries = Object.entries(v as Record<string, unknown>);
-      if (entries.length === 0) continue;
-      const map: Record<string, unknown> = {};
-      for (const [k, entry] of entries) {
-        checkMapKey(field.keyType, k, `${fieldPath}[${k}]`);
-        map[k] = normalizeValue(field, entry, `${fieldPath}[${k}]`);
+  }
+}
+
+function enumName(en: EnumType, n: number): string | number {
+  return en.nameOf(n) ?? n;
+}
+
+/** One entry of a map field of the message at `path`. */
+function readMapEntry(map: Obj, field: Field, buf: Buffer, pos: number, end: number, path: string): void {
+  const where = `${path}.${field.name}`;
+  const keyType = field.keyType!;
+  let key: unknown;
+  let value: unknown;
+  while (pos < end) {
+    readVarint(buf, pos, end, where, undefined, 0);
+    pos = cursor;
+    const id = hi === 0 ? lo >>> 3 : -1;
+    const wire = lo & 7;
+    let start = pos;
+    if (wire === VARINT) {
+      readVarint(buf, pos, end, where, undefined, 0);
+      pos = cursor;
+    } else if (wire === LEN) {
+      readVarint(buf, pos, end, where, undefined, 0);
+      start = cursor;
+      if (hi !== 0 || lo > end - start) throw new Error(`${where}: map entry field ${id} length ${hi * 2 ** 32 + lo} overruns the entry`);
+      pos = start + lo;
+    } else if (wire === FIXED64 || wire === FIXED32) {
+      pos += wire === FIXED64 ? 8 : 4;
+      if (pos > end) throw new Error(`${where}: truncated value in a map entry`);
+    } else {
+      throw new Error(`${where}: invalid wire type ${wire} in a map entry`);
+    }
+    if (id === 1) {
+      const keyWire = SCALAR_WIRE[keyType];
+      if (wire !== keyWire) throw new Error(`${where}: map key has wire type ${wire}, expected ${keyWire}`);
+      if (keyType === 'string' && !isUtf8Range(buf, start, pos)) throw new Error(`${where}: map key is not valid UTF-8`);
+      key = readValue(keyField(keyType), buf, start, pos, where);
+    } else if (id === 2) {
+      if (wire !== field.wire) throw new Error(`${where}: map value has wire type ${wire}, expected ${field.wire}`);
+      value = field.kind === 'message' ? readMessage(field.message!, buf, start, pos, where) : readValue(field, buf, start, pos, path);
+    }
+  }
+  map[key === undefined ? zeroKey(keyType) : String(key)] = value ?? (field.kind === 'message' ? handlerDefaults(field.message!) : zeroValue(field));
+}
+
+// Map keys are read as singular fields of the key type.
+const keyFields = new Map<string, Field>();
+function keyField(keyType: ScalarType): Field {
+  let f = keyFields.get(keyType);
+  if (!f) {
+    f = Object.freeze({ name: 'key', id: 1, type: keyType, kind: 'scalar', wire: SCALAR_WIRE[keyType] }) as Field;
+    keyFields.set(keyType, f);
+  }
+  return f;
+}
+
+function zeroKey(keyType: ScalarType): string {
+  return keyType === 'string' ? '' : keyType === 'bool' ? 'false' : '0';
+}
+
+/**
+ * Reads a varint into (lo, hi) and leaves the position after it in `cursor`. Bytes 0-3 fill 28
+ * bits of lo, byte 4 its last 4 bits and 3 of hi, bytes 5-9 the rest of hi.
+ */
+function readVarint(buf: Buffer, pos: number, end: number, path: string, field: Field | undefined, id: number): void {
+  let l = 0;
+  let b: number;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) throw new Error(`${at(path, field, id)}: truncated varint`);
+    b = buf[pos++]!;
+    l |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      lo = l >>> 0;
+      hi = 0;
+      cursor = pos;
+      return;
+    }
+  }
+  if (pos >= end) throw new Error(`${at(path, field, id)}: truncated varint`);
+  b = buf[pos++]!;
+  l |= (b & 0x7f) << 28;
+  let h = (b & 0x7f) >> 4;
+  if (b >= 0x80) {
+    for (let shift = 3; ; shift += 7) {
+      if (shift > 31) throw new Error(`${at(path, field, id)}: varint longer than 10 bytes`);
+      if (pos >= end) throw new Error(`${at(path, field, id)}: truncated varint`);
+      b = buf[pos++]!;
+      h |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+  }
+  lo = l >>> 0;
+  hi = h >>> 0;
+  cursor = pos;
+}
+
+// Buffer's own slicers, without toString()'s argument checks (bounds are checked here already).
+interface Slicers {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
+
+/** A string field's text: ASCII (most of what Kata sends) is sliced as is, the rest checked first. */
+function readString(buf: Buffer, start: number, end: number, path: string, field: Field): string {
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) {
+      if (!isUtf8(buf.subarray(start, end))) throw new Error(`${at(path, field, field.id)}: string is not valid UTF-8`);
+      return (buf as unknown as Slicers).utf8Slice(start, end);
+    }
+  }
+  return (buf as unknown as Slicers).latin1Slice(start, end);
+}
+
+/** ASCII is checked in place; only text with high bytes goes to the native UTF-8 validator. */
+function isUtf8Range(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) return isUtf8(buf.subarray(start, end));
+  }
+  return true;
+}
+
+function wireMismatch(actual: number, expected: number, path: string, field: Field): never {
+  throw new Error(`${path}.${field.name}: wire type ${actual}, expected ${expected}`);
+}
+
+/** A handler object with every field that has no presence at its zero value. */
+function handlerDefaults(type: MessageType): Obj {
+  const obj: Obj = {};
+  for (const field of type.fieldsArray) {
+    if (field.map) obj[field.name] = {};
+    else if (field.repeated) obj[field.name] = [];
+    else if (field.kind === 'message') obj[field.name] = null;
+    else if (field.oneof === undefined) obj[field.name] = zeroValue(field);
+  }
+  return obj;
+}
+
+function zeroValue(field: Field): unknown {
+  if (field.kind === 'enum') return field.enum!.zeroName;
+  switch (field.type) {
+    case 'string':
+      return '';
+    case 'bool':
+      return false;
+    case 'bytes':
+      return Buffer.alloc(0);
+    default:
+      return INT64_TYPES.has(field.type) ? '0' : 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: any accepted object shape to the one the writer takes
+
+/**
+ * Validates `value` against `type` and returns a plain object in one shape: enums as numbers,
+ * 64-bit values as decimal strings, bytes as Uint8Arrays, proto3 zero scalars and empty
+ * repeated fields and maps dropped.
+ */
+function normalizeMessage(type: MessageType, value: unknown, path: string): Obj {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new Error(`${path}: expected a ${type.fullName} object, got ${describe(value)}`);
+  }
+  const out: Obj = {};
+  for (const key of Object.keys(value)) {
+    const v = (value as Obj)[key];
+    if (v === undefined || v === null) continue;
+    const field = Object.hasOwn(type.fields, key) ? type.fields[key] : undefined;
+    if (!field) {
+      // A oneof's name as a discriminator key (as some JSON tools add it) carries no data.
+      if (type.oneofs.has(key) && typeof v === 'string') continue;
+      throw new Error(`${path}: unknown field "${key}" in ${type.fullName}`);
+    }
+    if (field.map) {
+      if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}.${key}: expected a map object, got ${describe(v)}`);
+      const keys = Object.keys(v as Obj);
+      if (keys.length === 0) continue;
+      const map: Obj = {};
+      for (const k of keys) {
+        checkMapKey(field.keyType!, k, `${path}.${key}[${k}]`);
+        map[k] = normalizeValue(field, (v as Obj)[k], path, k);
       }
       out[key] = map;
     } else if (field.repeated) {
-      if (!Array.isArray(v)) throw new Error(`${fieldPath}: expected an array, got ${describe(v)}`);
+      if (!Array.isArray(v)) throw new Error(`${path}.${key}: expected an array, got ${describe(v)}`);
       if (v.length === 0) continue;
-      out[key] = v.map((item, i) => normalizeValue(field, item, `${fieldPath}[${i}]`));
+      const list = new Array<unknown>(v.length);
+      for (let i = 0; i < v.length; i++) list[i] = normalizeValue(field, v[i], path, i);
+      out[key] = list;
     } else {
-      const normalized = normalizeValue(field, v, fieldPath);
-      if (!tracksPresence(field) && isZero(field, normalized)) continue;
+      const normalized = normalizeValue(field, v, path, undefined);
+      if (!field.tracksPresence && isZero(field, normalized)) continue;
       out[key] = normalized;
     }
   }
   return out;
 }
 
-/** proto3 writes a plain scalar only when it differs from its zero value. */
-function tracksPresence(field: Field): boolean {
-  return field.resolvedType instanceof protobuf.Type || field.partOf !== null;
+/** The path of a field's value (of one element or map entry with `index`), for messages and errors. */
+function valuePath(path: string, field: Field, index: string | number | undefined): string {
+  return index === undefined ? `${path}.${field.name}` : `${path}.${field.name}[${index}]`;
 }
 
-function normalizeValue(field: Field, v: unknown, path: string): unknown {
-  if (v === null || v === undefined) throw new Error(`${path}: null is not a ${field.type}`);
-  const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return normalizeMessage(resolved, v, path);
-  if (resolved instanceof protobuf.Enum) return enumNumber(resolved, v, path);
-  return normalizeScalar(field.type, v, path);
+/** One value of `field` of the message at `path`; the value's own path is only built when needed. */
+function normalizeValue(field: Field, v: unknown, path: string, index: string | number | undefined): unknown {
+  if (v === null || v === undefined) throw new Error(`${valuePath(path, field, index)}: null is not a ${field.type}`);
+  if (field.kind === 'message') return normalizeMessage(field.message!, v, valuePath(path, field, index));
+  const normalized = field.kind === 'enum' ? enumNumber(field.enum!, v) : normalizeScalar(field.type as ScalarType, v);
+  if (normalized instanceof ValueError) throw new Error(`${valuePath(path, field, index)}: ${normalized.message}`);
+  return normalized;
 }
 
-function enumNumber(en: Enum, v: unknown, path: string): number {
+/** What is wrong with a value, returned (not thrown) so that the caller adds where it is. */
+class ValueError {
+  constructor(readonly message: string) {}
+}
+
+function enumNumber(en: EnumType, v: unknown): number | ValueError {
   if (typeof v === 'string') {
-    const n = en.values[v];
-    if (n === undefined) throw new Error(`${path}: "${v}" is not a value of ${typeName(en)}`);
-    return n;
+    const n = Object.hasOwn(en.values, v) ? en.values[v] : undefined;
+    return n ?? new ValueError(`"${v}" is not a value of ${en.fullName}`);
   }
   if (typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff) return v;
-  throw new Error(`${path}: expected a ${typeName(en)} name or number, got ${describe(v)}`);
+  return new ValueError(`expected a ${en.fullName} name or number, got ${describe(v)}`);
 }
 
 const INT32_RANGE: Record<string, [number, number]> = {
@@ -150,7 +419,7 @@ const INT64_RANGE: Record<string, [bigint, bigint]> = {
   fixed64: [0n, 2n ** 64n - 1n],
 };
 
-function normalizeScalar(kind: string, v: unknown, path: string): unknown {
+function normalizeScalar(kind: ScalarType, v: unknown): unknown {
   switch (kind) {
     case 'string':
       if (typeof v === 'string') return v;
@@ -174,24 +443,34 @@ function normalizeScalar(kind: string, v: unknown, path: string): unknown {
         if (typeof n === 'number' && Number.isInteger(n) && n >= range32[0] && n <= range32[1]) return n;
         break;
       }
-      const range64 = INT64_RANGE[kind];
-      if (range64) return normalizeInt64(v, range64, kind, path);
-      throw new Error(`${path}: unsupported field type ${kind}`);
+      return normalizeInt64(v, INT64_RANGE[kind]!, kind);
     }
   }
-  throw new Error(`${path}: expected ${kind}, got ${describe(v)}`);
+  return new ValueError(`expected ${kind}, got ${describe(v)}`);
 }
 
-/** 64-bit values leave as decimal strings (exact) or Longs; protobufjs accepts both. */
-function normalizeInt64(v: unknown, [min, max]: [bigint, bigint], kind: string, path: string): unknown {
+const SMALL_DECIMAL = /^(?:0|[1-9]\d*)$/;
+
+/** 64-bit values as exact decimal strings. */
+function normalizeInt64(v: unknown, [min, max]: [bigint, bigint], kind: string): string | ValueError {
+  // Most values are small, non-negative and canonical: in range for every 64-bit type as they are.
+  if (typeof v === 'string' && v.length <= 15 && SMALL_DECIMAL.test(v)) return v;
   let big: bigint | undefined;
   if (typeof v === 'bigint') big = v;
   else if (typeof v === 'string' && /^-?\d+$/.test(v)) big = BigInt(v);
   else if (typeof v === 'number' && Number.isSafeInteger(v)) big = BigInt(v);
-  else if (protobuf.util.isObject(v) && Number.isInteger((v as { low?: unknown }).low) && Number.isInteger((v as { high?: unknown }).high)) return v;
-  if (big === undefined) throw new Error(`${path}: expected ${kind} (integer, or decimal string for exact 64-bit values), got ${describe(v)}`);
-  if (big < min || big > max) throw new Error(`${path}: ${big} is out of range for ${kind}`);
+  else if (isLong(v)) {
+    const bits = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+    big = v.unsigned || min === 0n ? bits : BigInt.asIntN(64, bits);
+  }
+  if (big === undefined) return new ValueError(`expected ${kind} (integer, or decimal string for exact 64-bit values), got ${describe(v)}`);
+  if (big < min || big > max) return new ValueError(`${big} is out of range for ${kind}`);
   return big.toString();
+}
+
+/** A Long (long.js, as protobufjs-made objects carry): 32-bit halves. */
+function isLong(v: unknown): v is { low: number; high: number; unsigned?: boolean } {
+  return typeof v === 'object' && v !== null && Number.isInteger((v as { low?: unknown }).low) && Number.isInteger((v as { high?: unknown }).high);
 }
 
 function checkMapKey(keyType: string, key: string, path: string): void {
@@ -201,29 +480,20 @@ function checkMapKey(keyType: string, key: string, path: string): void {
 }
 
 function isZero(field: Field, v: unknown): boolean {
-  if (field.resolvedType instanceof protobuf.Enum) return v === 0;
+  if (field.kind === 'enum') return v === 0;
   switch (field.type) {
     case 'string':
       return v === '';
     case 'bool':
       return v === false;
     case 'bytes':
-      return v instanceof Uint8Array && v.length === 0;
+      return (v as Uint8Array).length === 0;
     case 'double':
     case 'float':
       return Object.is(v, 0); // -0 is written, as Go does
     default:
-      if (INT64_RANGE[field.type]) {
-        if (typeof v === 'string') return v === '0';
-        const long = v as { low?: unknown; high?: unknown };
-        return long.low === 0 && long.high === 0;
-      }
-      return v === 0;
+      return v === 0 || v === '0';
   }
-}
-
-function typeName(t: Type | Enum): string {
-  return t.fullName.replace(/^\./, '');
 }
 
 function describe(v: unknown): string {
@@ -235,6 +505,244 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+// ---------------------------------------------------------------------------------------------
+// Encoding (of normalized objects)
+
+function writeMessage(w: Writer, type: MessageType, obj: Obj): void {
+  for (const field of type.writeOrder) {
+    const v = obj[field.name];
+    if (v === undefined) continue;
+    if (field.map) {
+      const keyType = field.keyType!;
+      for (const [k, entry] of Object.entries(v as Obj)) {
+        w.tag(field.id, LEN);
+        const mark = w.beginLength();
+        w.tag(1, SCALAR_WIRE[keyType]);
+        writeScalar(w, keyType, keyType === 'bool' ? k === 'true' : keyType === 'string' || INT64_TYPES.has(keyType) ? k : Number(k));
+        writeValue(w, 2, field, entry);
+        w.endLength(mark);
+      }
+    } else if (field.repeated) {
+      const list = v as unknown[];
+      if (field.packed) {
+        w.tag(field.id, LEN);
+        const mark = w.beginLength();
+        const scalar = field.kind === 'enum' ? 'int32' : (field.type as ScalarType);
+        for (const item of list) writeScalar(w, scalar, item);
+        w.endLength(mark);
+      } else {
+        for (const item of list) writeValue(w, field.id, field, item);
+      }
+    } else {
+      writeValue(w, field.id, field, v);
+    }
+  }
+}
+
+function writeValue(w: Writer, id: number, field: Field, v: unknown): void {
+  w.tag(id, field.wire);
+  if (field.kind === 'message') {
+    const mark = w.beginLength();
+    writeMessage(w, field.message!, v as Obj);
+    w.endLength(mark);
+  } else {
+    writeScalar(w, field.kind === 'enum' ? 'int32' : (field.type as ScalarType), v);
+  }
+}
+
+function writeScalar(w: Writer, type: ScalarType, v: unknown): void {
+  switch (type) {
+    case 'string':
+      w.string(v as string);
+      return;
+    case 'bytes':
+      w.bytes(v as Uint8Array);
+      return;
+    case 'bool':
+      w.varint32(v ? 1 : 0);
+      return;
+    case 'uint32':
+      w.varint32(v as number);
+      return;
+    case 'int32':
+      // Negative values take all ten bytes (sign-extended to 64 bits), as protobuf requires.
+      if ((v as number) < 0) w.varint64((v as number) >>> 0, 0xffffffff);
+      else w.varint32(v as number);
+      return;
+    case 'sint32':
+      w.varint32((((v as number) << 1) ^ ((v as number) >> 31)) >>> 0);
+      return;
+    case 'fixed32':
+      w.fixed32((v as number) >>> 0);
+      return;
+    case 'sfixed32':
+      w.fixed32((v as number) >>> 0);
+      return;
+    case 'float':
+      w.float(v as number);
+      return;
+    case 'double':
+      w.double(v as number);
+      return;
+    case 'int64':
+    case 'uint64':
+      // Most values are small and positive: no BigInt for them.
+      if ((v as string).length < 10 && (v as string)[0] !== '-') w.varint32(Number(v));
+      else w.varint64From(BigInt.asUintN(64, BigInt(v as string)));
+      return;
+    case 'sint64': {
+      const n = BigInt(v as string);
+      w.varint64From(BigInt.asUintN(64, (n << 1n) ^ (n >> 63n)));
+      return;
+    }
+    default: // fixed64, sfixed64
+      w.fixed64(BigInt.asUintN(64, BigInt(v as string)));
+  }
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** A growing buffer; a message's length is written before it by shifting it into place. */
+class Writer {
+  private buf = Buffer.allocUnsafe(256);
+  private pos = 0;
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  tag(id: number, wire: number): void {
+    this.varint32(id * 8 + wire);
+  }
+
+  varint32(v: number): void {
+    this.ensure(5);
+    while (v > 0x7f) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  varint64(low: number, high: number): void {
+    if (high === 0) return this.varint32(low);
+    this.ensure(10);
+    while (high > 0 || low > 0x7f) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    this.buf[this.pos++] = low;
+  }
+
+  varint64From(n: bigint): void {
+    this.varint64(Number(n & 0xffffffffn), Number(n >> 32n));
+  }
+
+  fixed32(v: number): void {
+    this.ensure(4);
+    this.pos = this.buf.writeUInt32LE(v, this.pos);
+  }
+
+  fixed64(v: bigint): void {
+    this.ensure(8);
+    this.pos = this.buf.writeBigUInt64LE(v, this.pos);
+  }
+
+  float(v: number): void {
+    this.ensure(4);
+    this.pos = this.buf.writeFloatLE(v, this.pos);
+  }
+
+  double(v: number): void {
+    this.ensure(8);
+    this.pos = this.buf.writeDoubleLE(v, this.pos);
+  }
+
+  string(s: string): void {
+    // Short ASCII strings (most field values) are copied here; a call into Buffer costs more.
+    if (s.length < 64 && isAscii(s)) {
+      this.varint32(s.length);
+      this.ensure(s.length);
+      for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+      return;
+    }
+    const n = Buffer.byteLength(s);
+    this.varint32(n);
+    this.ensure(n);
+    this.pos += this.buf.write(s, this.pos, n, 'utf8');
+  }
+
+  bytes(b: Uint8Array): void {
+    this.varint32(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Reserves one byte for a length; endLength() writes it, moving the content if it needs more. */
+  beginLength(): number {
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  endLength(mark: number): void {
+    const len = this.pos - mark - 1;
+    let size = 1;
+    for (let v = len; v > 0x7f; v >>>= 7) size++;
+    if (size > 1) {
+      this.ensure(size - 1);
+      this.buf.copyWithin(mark + size, mark + 1, this.pos);
+      this.pos += size - 1;
+    }
+    let at = mark;
+    let v = len;
+    while (v > 0x7f) {
+      this.buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[at] = v;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proto-JSON (of normalized objects)
+
+function jsonMessage(type: MessageType, obj: Obj): Obj {
+  const out: Obj = {};
+  for (const field of type.fieldsArray) {
+    const v = obj[field.name];
+    if (v === undefined) continue;
+    if (field.map) {
+      const map: Obj = {};
+      for (const [k, entry] of Object.entries(v as Obj)) map[k] = jsonValue(field, entry);
+      out[field.name] = map;
+    } else if (field.repeated) {
+      out[field.name] = (v as unknown[]).map((item) => jsonValue(field, item));
+    } else {
+      out[field.name] = jsonValue(field, v);
+    }
+  }
+  return out;
+}
+
+function jsonValue(field: Field, v: unknown): unknown {
+  if (field.kind === 'message') return jsonMessage(field.message!, v as Obj);
+  if (field.kind === 'enum') return enumName(field.enum!, v as number);
+  if (field.type === 'bytes') {
+    const b = v as Uint8Array;
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+  }
+  if ((field.type === 'double' || field.type === 'float') && !Number.isFinite(v)) return String(v);
+  return v;
 }
