@@ -25,8 +25,6 @@ await build({
   target: 'node20',
   format: 'esm',
   packages: 'external',
-  // the agent's schema (through the client) imports its .proto files as text, as in the agent build
-  loader: { '.proto': 'text' },
   logLevel: 'warning',
 });
 const child = spawn(process.execPath, [outfile, ...args], { stdio: 'inherit', cwd: root });

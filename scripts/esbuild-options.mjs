@@ -1,12 +1,11 @@
 // The esbuild options every Node bundle here shares: the agent and its tools (scripts/build.mjs),
-// and what tests and benchmarks bundle. ESM with a require() for CommonJS dependencies, .proto
-// files as text, native addons left outside (they are loaded at run time from beside the bundle).
+// and what tests and benchmarks bundle. ESM with a require() for CommonJS dependencies, native
+// addons left outside (they are loaded at run time from beside the bundle).
 export const NODE_BUNDLE = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  loader: { '.proto': 'text' },
   external: ['*.node'],
   logLevel: 'warning',
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

@@ -4,7 +4,7 @@
 // without a bundle.
 import { jsonName } from '../src/container/oci-json';
 import { SANDBOX_SHM } from '../src/paths';
-import { type MessageType, messageType } from '../src/proto/schema';
+import { type MessageType, messageType, setEntry } from '../src/proto/schema';
 
 type Obj = Record<string, unknown>;
 
@@ -56,7 +56,7 @@ function ociJsonToMessage(type: MessageType, json: unknown, path: string, droppe
       field.kind === 'message' ? ociJsonToMessage(field.message!, v, p, dropped) : convertScalar(field.type, v);
     if (field.map) {
       const m: Obj = {};
-      for (const [k, v] of Object.entries(value as Obj)) m[k] = convert(v, `${at}.${k}`);
+      for (const [k, v] of Object.entries(value as Obj)) setEntry(m, k, convert(v, `${at}.${k}`));
       out[field.name] = m;
     } else if (field.repeated) {
       if (!Array.isArray(value)) throw new Error(`${at}: expected an array`);

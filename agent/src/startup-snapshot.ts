@@ -69,9 +69,8 @@ export function blobPath(execArgv: readonly string[]): string | undefined {
   return undefined;
 }
 
-// Parsing the .proto texts is most of the agent's start-up work under TCG; in the snapshot it is
-// already done. (Each message's encoder and decoder is still generated on first use: generated
-// for all ~300 types here they made the blob 19% larger, and a larger heap takes longer to load.)
+// The services' method tables are built here; the message types they name are built on first use
+// (reflect.ts), so the snapshot holds only those the warm-up call below touches.
 function warmUp(): void {
   for (const service of [AGENT_SERVICE, HEALTH_SERVICE, GRPC_HEALTH_V1_SERVICE]) serviceMethods(service);
   // Node's built-in modules that the start-up loads on first use rather than at import: a

@@ -62,3 +62,21 @@ describe('scalars against protobufjs', () => {
     expect(() => decodeMessage(ours, Buffer.from('08' + 'ff'.repeat(10) + '01', 'hex'))).toThrow(/i32: varint longer than 10 bytes/);
   });
 });
+
+describe('map keys from the wire', () => {
+  test('an entry named "__proto__" is an entry, in decoding, encoding and JSON, not a prototype', async () => {
+    const { messageFromJson, messageToJson, messageType } = await import('../../agent/src/proto/schema');
+    const spec = messageType('grpc.Spec');
+    const json = JSON.parse('{"Annotations":{"__proto__":"x","a":"b"}}') as Record<string, unknown>;
+    const bytes = encodeMessage(spec, json);
+    const back = decodeMessage<{ Annotations: Record<string, string> }>(spec, bytes);
+    expect(Object.getPrototypeOf(back.Annotations)).toBe(Object.prototype);
+    expect(Object.keys(back.Annotations)).toEqual(['__proto__', 'a']);
+    expect(back.Annotations['__proto__']).toBe('x');
+    expect(Object.keys(messageToJson(spec, back).Annotations as object)).toEqual(['__proto__', 'a']);
+    expect(Object.keys(messageFromJson<{ Annotations: object }>(spec, json).Annotations)).toEqual(['__proto__', 'a']);
+    // ... and in the OCI config.json crun reads
+    const { specToOciJson } = await import('../../agent/src/container/oci-json');
+    expect(Object.keys(specToOciJson(back).annotations as object)).toEqual(['__proto__', 'a']);
+  });
+});

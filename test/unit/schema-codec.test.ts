@@ -118,10 +118,10 @@ describe('errors name the message and the field', () => {
 
   test('malformed bytes fail to decode with the type and field named', () => {
     const bad: Array<[string, RegExp]> = [
-      ['0affffff0f', /container_id: length 33554431 overruns the message \(0 bytes left\)/], // protobufjs alone would truncate
+      ['0affffff0f', /container_id: length 33554431 overruns the message \(0 bytes left\)/], // a lenient decoder would truncate
       ['0a05ab', /container_id: length 5 overruns/],
       ['0f01', /container_id: invalid wire type 7/],
-      ['0801', /container_id: wire type 0, expected 2/], // protobufjs alone would read a string
+      ['0801', /container_id: wire type 0, expected 2/], // a lenient decoder would read a string
       ['0a02c328', /container_id: string is not valid UTF-8/],
       ['3202' + '0a80', /OCI.Version: truncated varint|OCI.Version: length/],
       ['ff', /truncated varint/],

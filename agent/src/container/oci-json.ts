@@ -1,6 +1,6 @@
 // The grpc.Spec message (Go field names, 64-bit integers as decimal strings) as the OCI runtime
 // spec JSON that crun reads (json tag names, 64-bit integers as exact JSON numbers).
-import { type MessageType, messageType } from '../proto/schema';
+import { type MessageType, messageType, setEntry } from '../proto/schema';
 
 /** OCI runtime-spec JSON, with 64-bit integers held as bigint so none loses precision. */
 export type OciJson = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -75,7 +75,7 @@ export function messageToOciJson(type: MessageType, obj: Record<string, unknown>
     let converted: unknown;
     if (field.map) {
       const m: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) m[k] = convert(v);
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) setEntry(m, k, convert(v));
       converted = m;
     } else if (field.repeated) {
       converted = (value as unknown[]).map(convert);

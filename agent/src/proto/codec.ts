@@ -220,7 +220,16 @@ function readMapEntry(map: Obj, field: Field, buf: Buffer, pos: number, end: num
       value = field.kind === 'message' ? readMessage(field.message!, buf, start, pos, where) : readValue(field, buf, start, pos, path);
     }
   }
-  map[key === undefined ? zeroKey(keyType) : String(key)] = value ?? (field.kind === 'message' ? handlerDefaults(field.message!) : zeroValue(field));
+  setEntry(map, key === undefined ? zeroKey(keyType) : String(key), value ?? (field.kind === 'message' ? handlerDefaults(field.message!) : zeroValue(field)));
+}
+
+/**
+ * Sets a map entry. Keys come from the wire: an annotation named "__proto__" is an entry like any
+ * other, not the object's prototype.
+ */
+export function setEntry(map: Obj, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+  else map[key] = value;
 }
 
 // Map keys are read as singular fields of the key type.
@@ -358,7 +367,7 @@ function normalizeMessage(type: MessageType, value: unknown, path: string): Obj 
       const map: Obj = {};
       for (const k of keys) {
         checkMapKey(field.keyType!, k, `${path}.${key}[${k}]`);
-        map[k] = normalizeValue(field, (v as Obj)[k], path, k);
+        setEntry(map, k, normalizeValue(field, (v as Obj)[k], path, k));
       }
       out[key] = map;
     } else if (field.repeated) {
@@ -725,7 +734,7 @@ function jsonMessage(type: MessageType, obj: Obj): Obj {
     if (v === undefined) continue;
     if (field.map) {
       const map: Obj = {};
-      for (const [k, entry] of Object.entries(v as Obj)) map[k] = jsonValue(field, entry);
+      for (const [k, entry] of Object.entries(v as Obj)) setEntry(map, k, jsonValue(field, entry));
       out[field.name] = map;
     } else if (field.repeated) {
       out[field.name] = (v as unknown[]).map((item) => jsonValue(field, item));

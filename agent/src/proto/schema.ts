@@ -2,7 +2,7 @@
 // from the table generated from our .proto files) and conversions of messages (codec.ts).
 // Field names are kept as written in the .proto files, so objects and JSON use the proto names
 // (`container_id`, `OCI`), the same as Kata's own JSON tools.
-export { decodeMessage, encodeMessage, messageFromJson, messageToJson } from './codec';
+export { decodeMessage, encodeMessage, messageFromJson, messageToJson, setEntry } from './codec';
 export { EnumType, Field, MessageType, type MethodInfo, enumType, messageType, serviceMethods } from './reflect';
 import { type MethodInfo, serviceMethods } from './reflect';
 
