@@ -1,69 +1,32 @@
 // Just enough protobuf wire format for ttRPC's own envelope messages. The envelope is decoded
 // on every call, so it is hand-written rather than going through a reflective codec.
+import { WireWriter } from '../proto/writer';
 
+/** ttRPC's envelope fields: varints (64-bit as bigints too) and length-delimited text or bytes. */
 export class ProtoWriter {
-  private buf: Buffer;
-  private len = 0;
+  private readonly w: WireWriter;
 
   constructor(sizeHint = 64) {
-    this.buf = Buffer.allocUnsafe(sizeHint);
+    this.w = new WireWriter(sizeHint);
   }
 
   varint(field: number, value: number | bigint): this {
-    this.tag(field, 0);
-    this.rawVarint(value);
+    this.w.tag(field, 0);
+    if (typeof value === 'number' && value >= 0 && value <= 0xffffffff) this.w.varint32(value);
+    // Negative int32/int64 values take all ten bytes (two's complement), as protobuf requires.
+    else this.w.varint64From(BigInt.asUintN(64, BigInt(value)));
     return this;
   }
 
   bytes(field: number, value: Uint8Array | string): this {
-    this.tag(field, 2);
-    if (typeof value === 'string') {
-      const n = Buffer.byteLength(value);
-      this.rawVarint(n);
-      this.ensure(n);
-      this.len += this.buf.write(value, this.len, 'utf8');
-    } else {
-      this.rawVarint(value.length);
-      this.ensure(value.length);
-      this.buf.set(value, this.len);
-      this.len += value.length;
-    }
+    this.w.tag(field, 2);
+    if (typeof value === 'string') this.w.string(value);
+    else this.w.bytes(value);
     return this;
   }
 
   finish(): Buffer {
-    return this.buf.subarray(0, this.len);
-  }
-
-  private ensure(extra: number): void {
-    if (this.len + extra <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + extra));
-    this.buf.copy(grown, 0, 0, this.len);
-    this.buf = grown;
-  }
-
-  private tag(field: number, wireType: number): void {
-    this.rawVarint(field * 8 + wireType);
-  }
-
-  private rawVarint(value: number | bigint): void {
-    this.ensure(10);
-    if (typeof value === 'number' && value >= 0 && value <= 0x7fffffff) {
-      let x = value;
-      while (x >= 0x80) {
-        this.buf[this.len++] = (x & 0x7f) | 0x80;
-        x >>>= 7;
-      }
-      this.buf[this.len++] = x;
-      return;
-    }
-    // Negative int32/int64 values take all ten bytes (two's complement), as protobuf requires.
-    let v = BigInt.asUintN(64, BigInt(value));
-    while (v >= 0x80n) {
-      this.buf[this.len++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.len++] = Number(v);
+    return this.w.finish();
   }
 }
 
