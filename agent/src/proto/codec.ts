@@ -24,7 +24,7 @@
 // half-read. Unknown fields are checked for framing and skipped.
 import { isUtf8 } from 'node:buffer';
 import { type EnumType, type Field, FIXED32, FIXED64, INT64_TYPES, LEN, type MessageType, SCALAR_WIRE, type ScalarType, VARINT } from './reflect';
-import { WireWriter as Writer } from './writer';
+import { WireWriter } from './writer';
 
 type Obj = Record<string, unknown>;
 
@@ -38,7 +38,7 @@ export function decodeMessage<T extends object = Obj>(type: MessageType, bytes: 
 }
 
 export function encodeMessage(type: MessageType, obj: object): Uint8Array {
-  const w = new Writer();
+  const w = new WireWriter();
   writeMessage(w, type, normalizeMessage(type, obj, type.fullName));
   return w.finish();
 }
@@ -49,9 +49,7 @@ export function messageToJson(type: MessageType, msg: object): Obj {
 
 export function messageFromJson<T extends object = Obj>(type: MessageType, json: unknown): T {
   // Through the wire form: the handler shape is then exactly what decodeMessage gives.
-  const w = new Writer();
-  writeMessage(w, type, normalizeMessage(type, json, type.fullName));
-  return decodeMessage<T>(type, w.finish());
+  return decodeMessage<T>(type, encodeMessage(type, json as object));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,7 +516,7 @@ function describe(v: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Encoding (of normalized objects)
 
-function writeMessage(w: Writer, type: MessageType, obj: Obj): void {
+function writeMessage(w: WireWriter, type: MessageType, obj: Obj): void {
   for (const field of type.writeOrder) {
     const v = obj[field.name];
     if (v === undefined) continue;
@@ -549,7 +547,7 @@ function writeMessage(w: Writer, type: MessageType, obj: Obj): void {
   }
 }
 
-function writeValue(w: Writer, id: number, field: Field, v: unknown): void {
+function writeValue(w: WireWriter, id: number, field: Field, v: unknown): void {
   w.tag(id, field.wire);
   if (field.kind === 'message') {
     const mark = w.beginLength();
@@ -560,7 +558,7 @@ function writeValue(w: Writer, id: number, field: Field, v: unknown): void {
   }
 }
 
-function writeScalar(w: Writer, type: ScalarType, v: unknown): void {
+function writeScalar(w: WireWriter, type: ScalarType, v: unknown): void {
   switch (type) {
     case 'string':
       w.string(v as string);
