@@ -80,3 +80,36 @@ describe('map keys from the wire', () => {
     expect(Object.keys(specToOciJson(back).annotations as object)).toEqual(['__proto__', 'a']);
   });
 });
+
+describe('garbage in', () => {
+  test('every truncation and 3000 seeded corruptions of a real request decode or fail as a decode error', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { messageType } = await import('../../agent/src/proto/schema');
+    const type = messageType('grpc.CreateContainerRequest');
+    const good = readFileSync(new URL('../../../shared/fixtures/kata-runtime-3.19.1/create-container-virtiofs.bin', import.meta.url));
+    const outcomes = { decoded: 0, refused: 0 };
+    const attempt = (bytes: Buffer) => {
+      try {
+        decodeMessage(type, bytes);
+        outcomes.decoded++;
+      } catch (err) {
+        // A plain Error naming the type: never a RangeError from reading past the buffer.
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).constructor).toBe(Error);
+        expect((err as Error).message).toMatch(/^decode grpc\.CreateContainerRequest: /);
+        outcomes.refused++;
+      }
+    };
+    for (let n = 0; n < good.length; n++) attempt(good.subarray(0, n));
+    let seed = 42;
+    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let i = 0; i < 3000; i++) {
+      const bytes = Buffer.from(good);
+      for (let k = 1 + Math.floor(next() * 4); k > 0; k--) bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256);
+      attempt(bytes);
+    }
+    // Both outcomes happen: the corruptions are not all caught by one early check.
+    expect(outcomes.refused).toBeGreaterThan(1000);
+    expect(outcomes.decoded).toBeGreaterThan(100);
+  });
+});
