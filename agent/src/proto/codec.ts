@@ -313,15 +313,28 @@ function wireMismatch(actual: number, expected: number, path: string, field: Fie
 
 /** A handler object with every field that has no presence at its zero value. */
 function handlerDefaults(type: MessageType): Obj {
-  const obj: Obj = {};
-  for (const field of type.fieldsArray) {
-    if (field.map) obj[field.name] = {};
-    else if (field.repeated) obj[field.name] = [];
-    else if (field.kind === 'message') obj[field.name] = null;
-    else if (field.oneof === undefined) obj[field.name] = zeroValue(field);
+  // Copying a per-type template is one shape-preserving clone instead of a store per field; only
+  // the mutable defaults (lists, maps, empty Buffers) are made anew for each object.
+  let defaults = templates.get(type);
+  if (!defaults) {
+    defaults = { template: {}, fresh: [] };
+    for (const field of type.fieldsArray) {
+      if (field.map || field.repeated || field.type === 'bytes') {
+        if (field.oneof === undefined) {
+          defaults.template[field.name] = null;
+          defaults.fresh.push(field);
+        }
+      } else if (field.kind === 'message') defaults.template[field.name] = null;
+      else if (field.oneof === undefined) defaults.template[field.name] = zeroValue(field);
+    }
+    templates.set(type, defaults);
   }
+  const obj: Obj = { ...defaults.template };
+  for (const field of defaults.fresh) obj[field.name] = field.map ? {} : field.repeated ? [] : Buffer.alloc(0);
   return obj;
 }
+
+const templates = new WeakMap<MessageType, { template: Obj; fresh: Field[] }>();
 
 function zeroValue(field: Field): unknown {
   if (field.kind === 'enum') return field.enum!.zeroName;
