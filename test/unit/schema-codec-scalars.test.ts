@@ -75,6 +75,8 @@ describe('map keys from the wire', () => {
     expect(back.Annotations['__proto__']).toBe('x');
     expect(Object.keys(messageToJson(spec, back).Annotations as object)).toEqual(['__proto__', 'a']);
     expect(Object.keys(messageFromJson<{ Annotations: object }>(spec, json).Annotations)).toEqual(['__proto__', 'a']);
+    // A key that is not UTF-8 is refused like any string (Spec.Annotations is field 7: tag 0x3a).
+    expect(() => decodeMessage(spec, Buffer.from('3a06' + '0a02c328' + '1200', 'hex'))).toThrow(/grpc\.Spec\.Annotations\.key: string is not valid UTF-8/);
     // ... and in the OCI config.json crun reads
     const { specToOciJson } = await import('../../agent/src/container/oci-json');
     expect(Object.keys(specToOciJson(back).annotations as object)).toEqual(['__proto__', 'a']);

@@ -212,7 +212,6 @@ function readMapEntry(map: Obj, field: Field, buf: Buffer, pos: number, end: num
     if (id === 1) {
       const keyWire = SCALAR_WIRE[keyType];
       if (wire !== keyWire) throw new Error(`${where}: map key has wire type ${wire}, expected ${keyWire}`);
-      if (keyType === 'string' && !isUtf8Range(buf, start, pos)) throw new Error(`${where}: map key is not valid UTF-8`);
       key = readValue(keyField(keyType), buf, start, pos, where);
     } else if (id === 2) {
       if (wire !== field.wire) throw new Error(`${where}: map value has wire type ${wire}, expected ${field.wire}`);
@@ -297,14 +296,6 @@ function readString(buf: Buffer, start: number, end: number, path: string, field
     }
   }
   return (buf as unknown as Slicers).latin1Slice(start, end);
-}
-
-/** ASCII is checked in place; only text with high bytes goes to the native UTF-8 validator. */
-function isUtf8Range(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    if (buf[i]! >= 0x80) return isUtf8(buf.subarray(start, end));
-  }
-  return true;
 }
 
 function wireMismatch(actual: number, expected: number, path: string, field: Field): never {
