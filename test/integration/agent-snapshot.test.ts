@@ -40,7 +40,7 @@ describe('the agent from a V8 startup snapshot', () => {
     const client = await AgentClient.connect(`unix://${sock}`);
     try {
       expect(await client.request('Health/Check')).toEqual({ status: 'SERVING' });
-      // The schema parsed into the snapshot encodes and decodes a real call.
+      // The schema table in the snapshot encodes and decodes a real call.
       expect(await client.request('Health/Version')).toEqual({ grpc_version: '0.0.1', agent_version: '0.1.0' });
     } finally {
       client.close();

@@ -1,6 +1,6 @@
 // The agent's V8 startup snapshot, made at image build time by the guest's own node binary (a
-// blob loads only into the node build that wrote it). Starting from it skips loading the bundle
-// and parsing the protobuf schema at every boot; see agent/src/startup-snapshot.ts.
+// blob loads only into the node build that wrote it). Starting from it skips loading and setting
+// up the bundle at every boot; see agent/src/startup-snapshot.ts.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
