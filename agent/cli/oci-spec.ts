@@ -4,11 +4,9 @@
 // without a bundle.
 import { jsonName } from '../src/container/oci-json';
 import { SANDBOX_SHM } from '../src/paths';
-import { type MessageType, messageType, setEntry } from '../src/proto/schema';
+import { INT64_TYPES, type MessageType, messageType, setEntry } from '../src/proto/schema';
 
 type Obj = Record<string, unknown>;
-
-const INT64 = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
 /**
  * JSON.parse, except that integers too long for a double (rlimits and limits up to 2^64-1)
@@ -69,7 +67,7 @@ function ociJsonToMessage(type: MessageType, json: unknown, path: string, droppe
 }
 
 function convertScalar(protoType: string, value: unknown): unknown {
-  if (INT64.has(protoType) && (typeof value === 'number' || typeof value === 'bigint')) return String(value);
+  if (INT64_TYPES.has(protoType) && (typeof value === 'number' || typeof value === 'bigint')) return String(value);
   return value;
 }
 

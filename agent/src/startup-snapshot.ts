@@ -1,7 +1,7 @@
 // The agent as a V8 startup snapshot: `node --snapshot-blob agent.blob -- ARGS`. The image builder
 // runs the CommonJS bundle (dist/agent-snapshot.cjs) under `node --build-snapshot` with the guest's
-// own node binary; what the bundle does while the snapshot is built (load every module, parse the
-// schema) is then done once at image build instead of at every boot.
+// own node binary; what the bundle does while the snapshot is built (load every module, and the
+// warm-up below) is then done once at image build instead of at every boot.
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

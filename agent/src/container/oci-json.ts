@@ -1,6 +1,6 @@
 // The grpc.Spec message (Go field names, 64-bit integers as decimal strings) as the OCI runtime
 // spec JSON that crun reads (json tag names, 64-bit integers as exact JSON numbers).
-import { type MessageType, messageType, setEntry } from '../proto/schema';
+import { INT64_TYPES, type MessageType, messageType, setEntry } from '../proto/schema';
 
 /** OCI runtime-spec JSON, with 64-bit integers held as bigint so none loses precision. */
 export type OciJson = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -40,8 +40,6 @@ const REQUIRED_ZERO: Record<string, ReadonlySet<string>> = {
   'grpc.LinuxDeviceCgroup': new Set(['Allow']),
 };
 
-const INT64 = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
-
 export function jsonName(protoName: string): string {
   return JSON_NAMES[protoName] ?? protoName.charAt(0).toLowerCase() + protoName.slice(1);
 }
@@ -54,7 +52,7 @@ function isEmpty(v: unknown): boolean {
 }
 
 function convertScalar(protoType: string, value: unknown): unknown {
-  if (INT64.has(protoType)) return BigInt(String(value));
+  if (INT64_TYPES.has(protoType)) return BigInt(String(value));
   return value;
 }
 

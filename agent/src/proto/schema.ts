@@ -3,7 +3,7 @@
 // Field names are kept as written in the .proto files, so objects and JSON use the proto names
 // (`container_id`, `OCI`), the same as Kata's own JSON tools.
 export { decodeMessage, encodeMessage, messageFromJson, messageToJson, setEntry } from './codec';
-export { EnumType, Field, MessageType, type MethodInfo, enumType, messageType, serviceMethods } from './reflect';
+export { EnumType, Field, INT64_TYPES, MessageType, type MethodInfo, enumType, messageType, serviceMethods } from './reflect';
 import { type MethodInfo, serviceMethods } from './reflect';
 
 export const AGENT_SERVICE = 'grpc.AgentService';
