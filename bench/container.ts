@@ -153,13 +153,13 @@ try {
     const t = performance.now();
     let total = 0;
     for (;;) {
-      const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: sid, exec_id: execId, len: 2 * 1024 * 1024 });
-      if (data.length === 0) break;
+      const data = await agent.client.readOutput(sid, execId, 'stdout', 2 * 1024 * 1024);
+      if (data === null) break;
       total += data.length;
     }
     const rate = total / ((performance.now() - t) / 1000);
     await call('WaitProcess', { container_id: sid, exec_id: execId });
-    await call('ReadStderr', { container_id: sid, exec_id: execId, len: 1024 });
+    await agent.client.readAllOutput(sid, execId, 'stderr');
     if (total !== streamBytes) throw new Error(`read ${total} of ${streamBytes} bytes`);
     return rate;
   };

@@ -1,7 +1,7 @@
 // One connection to the agent per agent-ctl run, opened on the first call, with the deadlines
 // the CLI applies: --timeout for ordinary calls; calls that wait on the guest (WaitProcess,
 // Read*, GetOOMEvent) have none unless --timeout was given, since a process may run for hours.
-import { AgentClient, type Message, resolveMethod } from '../src/client/agent-client';
+import { AgentClient, type Message, type OutputStreamName, resolveMethod } from '../src/client/agent-client';
 import { messageToJson } from '../src/proto/schema';
 import { UsageError } from './command';
 
@@ -39,6 +39,12 @@ export class AgentSession {
   async request<T extends Message = Message>(method: string, req: Message = {}, opts: RequestOptions = {}): Promise<T> {
     const client = await this.client();
     return client.request<T>(method, req, { timeoutMs: this.#deadline(opts) });
+  }
+
+  /** The next output of a process, or null at its end; waits on the guest (blocking). */
+  async readOutput(containerId: string, execId: string, which: OutputStreamName, len: number): Promise<Buffer | null> {
+    const client = await this.client();
+    return client.readOutput(containerId, execId, which, len, { timeoutMs: this.#deadline({ blocking: true }) });
   }
 
   /** Same request; the reply as proto-JSON (defaults left out, bytes as base64), for printing. */

@@ -1,20 +1,17 @@
 // A process's standard streams through the agent's pull calls: ReadStdout/ReadStderr until the
-// empty reply (EOF), WriteStdin until every byte is taken, CloseStdin at the end of input.
-import type { Message } from '../src/client/agent-client';
+// end of output (an OUT_OF_RANGE status, or an empty reply from Kata's agent >= 3.27), WriteStdin until every byte is taken, CloseStdin at the end of input.
+import type { Message, OutputStreamName } from '../src/client/agent-client';
 import type { AgentSession } from './session';
 
 /** Bytes per read call: large enough that fast output needs few round trips. */
 const READ_LEN = 1024 * 1024;
 
-export type StreamName = 'stdout' | 'stderr';
-
 /** Copies one output stream of a process to `sink` until EOF; returns the byte count. */
-export async function drainOutput(session: AgentSession, containerId: string, execId: string, which: StreamName, sink: (chunk: Buffer) => void): Promise<number> {
-  const method = which === 'stdout' ? 'ReadStdout' : 'ReadStderr';
+export async function drainOutput(session: AgentSession, containerId: string, execId: string, which: OutputStreamName, sink: (chunk: Buffer) => void): Promise<number> {
   let total = 0;
   for (;;) {
-    const { data } = await session.request<{ data: Buffer }>(method, { container_id: containerId, exec_id: execId, len: READ_LEN }, { blocking: true });
-    if (data.length === 0) return total;
+    const data = await session.readOutput(containerId, execId, which, READ_LEN);
+    if (data === null) return total;
     total += data.length;
     sink(data);
   }

@@ -43,12 +43,7 @@ function numbersOf(node: string): [number, number] {
 
 async function runExec(cid: string, execId: string, args: string[]): Promise<string> {
   await call('ExecProcess', { container_id: cid, exec_id: execId, process: processSpec(args) });
-  let out = '';
-  for (;;) {
-    const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: cid, exec_id: execId, len: 65536 });
-    if (data.length === 0) break;
-    out += data.toString();
-  }
+  const out = (await agent.client.readAllOutput(cid, execId)).toString();
   await call('WaitProcess', { container_id: cid, exec_id: execId });
   return out;
 }

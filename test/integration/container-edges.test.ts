@@ -18,12 +18,7 @@ const call = <T extends Record<string, unknown> = Record<string, unknown>>(metho
 const status = async (cid: string, execId: string) => (await call<{ status: number }>('WaitProcess', { container_id: cid, exec_id: execId })).status;
 
 async function output(cid: string, execId: string): Promise<string> {
-  let text = '';
-  for (;;) {
-    const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: cid, exec_id: execId, len: 65536 });
-    if (data.length === 0) return text;
-    text += data.toString();
-  }
+  return (await agent.client.readAllOutput(cid, execId)).toString();
 }
 
 async function run(cid: string, execId: string, script: string): Promise<string> {

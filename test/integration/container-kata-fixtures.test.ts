@@ -67,23 +67,13 @@ describe('Kata 3.19.1 runtime requests, as sent', () => {
     await agent.client.ttrpc.call(AGENT_SERVICE, 'ExecProcess', fixture('exec-process-tty'));
     const execId = 'e0a1b2c3d4e5f607';
     await call('WriteStdin', { container_id: CID, exec_id: execId, data: Buffer.from('echo "uid=$(id -u) host=$(hostname) size=$(stty size)"; exit 0\n') });
-    let out = '';
-    for (;;) {
-      const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: CID, exec_id: execId, len: 4096 });
-      if (data.length === 0) break;
-      out += data.toString();
-    }
+    const out = (await agent.client.readAllOutput(CID, execId, 'stdout', 4096)).toString();
     expect(out).toContain('uid=0 host=web-7d9f8c6b5-x2kqz size=40 120');
     expect((await call<{ status: number }>('WaitProcess', { container_id: CID, exec_id: execId })).status).toBe(0);
 
     // The container's init runs as uid 101 as the spec says.
     await call('ExecProcess', { container_id: CID, exec_id: 'ps', process: { Args: ['sh', '-c', 'stat -c %u /proc/1'], Env: ['PATH=/bin'], Cwd: '/', User: {} } });
-    let ps = '';
-    for (;;) {
-      const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: CID, exec_id: 'ps', len: 4096 });
-      if (data.length === 0) break;
-      ps += data.toString();
-    }
+    const ps = (await agent.client.readAllOutput(CID, 'ps', 'stdout', 4096)).toString();
     expect(ps.trim()).toBe('101');
 
     await call('RemoveContainer', { container_id: CID, timeout: 10 });

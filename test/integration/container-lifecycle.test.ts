@@ -19,21 +19,15 @@ afterAll(async () => {
 const call = <T extends Record<string, unknown> = Record<string, unknown>>(method: string, req: Record<string, unknown>) =>
   agent.client.request<T>(method, req);
 
-/** Everything on stdout or stderr until EOF (empty reply). */
-async function readAll(cid: string, execId: string, which: 'ReadStdout' | 'ReadStderr' = 'ReadStdout', len = 65536): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (;;) {
-    const { data } = await call<{ data: Buffer }>(which, { container_id: cid, exec_id: execId, len });
-    if (data.length === 0) return Buffer.concat(parts);
-    parts.push(data);
-  }
-}
+/** Everything on stdout or stderr until its end. */
+const readAll = (cid: string, execId: string, which: 'stdout' | 'stderr' = 'stdout', len = 65536): Promise<Buffer> =>
+  agent.client.readAllOutput(cid, execId, which, len);
 
 async function readUntil(cid: string, execId: string, pattern: RegExp): Promise<string> {
   let text = '';
   while (!pattern.test(text)) {
-    const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: cid, exec_id: execId, len: 4096 });
-    if (data.length === 0) throw new Error(`EOF before ${pattern}: ${JSON.stringify(text)}`);
+    const data = await agent.client.readOutput(cid, execId, 'stdout', 4096);
+    if (data === null) throw new Error(`EOF before ${pattern}: ${JSON.stringify(text)}`);
     text += data.toString();
   }
   return text;
@@ -71,7 +65,7 @@ describe('container lifecycle through the agent and crun', () => {
   it('runs execs: output, stderr, exit codes, stdin round trip and close', async () => {
     await call('ExecProcess', { container_id: cid, exec_id: 'e1', process: processSpec(['sh', '-c', 'echo out; echo err >&2; exit 7']) });
     expect((await readAll(cid, 'e1')).toString()).toBe('out\n');
-    expect((await readAll(cid, 'e1', 'ReadStderr')).toString()).toBe('err\n');
+    expect((await readAll(cid, 'e1', 'stderr')).toString()).toBe('err\n');
     expect(await status(cid, 'e1')).toBe(7);
 
     await call('ExecProcess', { container_id: cid, exec_id: 'cat', process: processSpec(['cat']) });
@@ -97,11 +91,26 @@ describe('container lifecycle through the agent and crun', () => {
     expect(out.split('\n')).toHaveLength(20002);
   });
 
+  it('ends output with an OUT_OF_RANGE "EOF" status, never an empty reply, after the last bytes, also for a read pending at the exit', async () => {
+    // Kata's runtime-go before 3.27 would copy an empty reply as "0 bytes" and ask again forever;
+    // an error status ends the copy in every runtime release.
+    await call('ExecProcess', { container_id: cid, exec_id: 'eof', process: processSpec(['sh', '-c', 'echo first; read x; printf "last:%s" "$x"']) });
+    expect((await call<{ data: Buffer }>('ReadStdout', { container_id: cid, exec_id: 'eof', len: 100 })).data.toString()).toBe('first\n');
+    const pending = call<{ data: Buffer }>('ReadStdout', { container_id: cid, exec_id: 'eof', len: 100 }); // nothing to read yet
+    await call('WriteStdin', { container_id: cid, exec_id: 'eof', data: Buffer.from('bye\n') });
+    expect((await pending).data.toString()).toBe('last:bye');
+    const pendingAtExit = call('ReadStdout', { container_id: cid, exec_id: 'eof', len: 100 });
+    const end = { code: Code.OUT_OF_RANGE, message: expect.stringMatching(/^EOF: stdout of process eof in container web-1/) };
+    await expect(pendingAtExit).rejects.toMatchObject(end);
+    await expect(call('ReadStderr', { container_id: cid, exec_id: 'eof', len: 100 })).rejects.toMatchObject({ code: Code.OUT_OF_RANGE });
+    expect(await status(cid, 'eof')).toBe(0);
+  });
+
   it('exec with a terminal: tty, window size, input and output', async () => {
     await call('ExecProcess', { container_id: cid, exec_id: 'tty', process: { ...processSpec(['sh']), Terminal: true, ConsoleSize: { Height: 40, Width: 120 } } });
     await call('TtyWinResize', { container_id: cid, exec_id: 'tty', row: 33, column: 101 });
-    // stderr of a terminal process is its terminal: ReadStderr is at EOF at once
-    expect((await call<{ data: Buffer }>('ReadStderr', { container_id: cid, exec_id: 'tty', len: 10 })).data.length).toBe(0);
+    // stderr of a terminal process is its terminal: ReadStderr is at its end at once
+    await expect(call('ReadStderr', { container_id: cid, exec_id: 'tty', len: 10 })).rejects.toMatchObject({ code: Code.OUT_OF_RANGE });
     await call('WriteStdin', { container_id: cid, exec_id: 'tty', data: Buffer.from('tty -s && echo IS-A-TTY; stty size; exit 3\n') });
     const out = (await readAll(cid, 'tty')).toString();
     expect(out).toContain('IS-A-TTY');

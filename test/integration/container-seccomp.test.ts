@@ -21,13 +21,8 @@ let agent: ContainerAgent;
 const call = <T extends Record<string, unknown> = Record<string, unknown>>(method: string, req: Record<string, unknown>) =>
   agent.client.request<T>(method, req);
 
-async function readAll(cid: string, execId: string, which: 'ReadStdout' | 'ReadStderr'): Promise<string> {
-  let out = '';
-  for (;;) {
-    const { data } = await call<{ data: Buffer }>(which, { container_id: cid, exec_id: execId, len: 65536 });
-    if (data.length === 0) return out;
-    out += data.toString();
-  }
+async function readAll(cid: string, execId: string, which: 'stdout' | 'stderr'): Promise<string> {
+  return (await agent.client.readAllOutput(cid, execId, which)).toString();
 }
 
 beforeAll(async () => {
@@ -63,7 +58,7 @@ describe('guest seccomp', () => {
       'mkdir /tmp/d || echo mkdir-denied',
     ].join('; ');
     await call('ExecProcess', { container_id: cid, exec_id: 'probe', process: processSpec(['sh', '-c', script]) });
-    const [out, err] = await Promise.all([readAll(cid, 'probe', 'ReadStdout'), readAll(cid, 'probe', 'ReadStderr')]);
+    const [out, err] = await Promise.all([readAll(cid, 'probe', 'stdout'), readAll(cid, 'probe', 'stderr')]);
     expect(out).toMatch(/^Seccomp:\s+2$/m); // filter mode
     expect(out).toMatch(/^NoNewPrivs:\s+0$/m); // the spec did not ask for it, and the agent did not add it
     expect(out).toContain('chmod-644-allowed');

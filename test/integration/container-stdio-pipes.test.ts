@@ -20,8 +20,8 @@ const call = <T extends Record<string, unknown> = Record<string, unknown>>(metho
 async function readStdout(execId: string, until: (text: string) => boolean): Promise<string> {
   let text = '';
   while (!until(text)) {
-    const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: CID, exec_id: execId, len: 65536 });
-    if (data.length === 0) break;
+    const data = await agent.client.readOutput(CID, execId, 'stdout', 65536);
+    if (data === null) break;
     text += data.toString();
   }
   return text;
@@ -87,8 +87,8 @@ describe('container stdio pipes', () => {
     const got = createHash('sha256');
     let total = 0;
     for (;;) {
-      const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: CID, exec_id: 'seq', len: 2 * 1024 * 1024 });
-      if (data.length === 0) break;
+      const data = await agent.client.readOutput(CID, 'seq', 'stdout', 2 * 1024 * 1024);
+      if (data === null) break;
       got.update(data);
       total += data.length;
     }

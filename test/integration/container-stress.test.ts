@@ -17,8 +17,8 @@ const call = <T extends Record<string, unknown> = Record<string, unknown>>(metho
 async function readAll(cid: string, execId: string, len = 1024 * 1024): Promise<Buffer[]> {
   const parts: Buffer[] = [];
   for (;;) {
-    const { data } = await call<{ data: Buffer }>('ReadStdout', { container_id: cid, exec_id: execId, len });
-    if (data.length === 0) return parts;
+    const data = await agent.client.readOutput(cid, execId, 'stdout', len);
+    if (data === null) return parts;
     parts.push(data);
   }
 }
@@ -27,7 +27,7 @@ async function runExec(execId: string, args: string[]): Promise<{ out: string; s
   await call('ExecProcess', { container_id: CID, exec_id: execId, process: processSpec(args) });
   const [parts, { status }] = await Promise.all([readAll(CID, execId), call<{ status: number }>('WaitProcess', { container_id: CID, exec_id: execId })]);
   // stderr is read to the end too, so the exec is forgotten
-  await call('ReadStderr', { container_id: CID, exec_id: execId, len: 1024 });
+  await agent.client.readAllOutput(CID, execId, 'stderr');
   return { out: Buffer.concat(parts).toString(), status };
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { confinedPath, copyFile } from '../../agent/src/container/copy-file';
 import { OomEvents } from '../../agent/src/container/oom-events';
-import { OutputStream } from '../../agent/src/container/output-stream';
+import { EndOfOutput, OutputStream } from '../../agent/src/container/output-stream';
 import { RwLock } from '../../agent/src/container/rw-lock';
 import { cgroupStats, networkStats, parseFlatKeyed } from '../../agent/src/container/stats';
 import { Logger } from '../../agent/src/log/logger';
@@ -33,30 +33,30 @@ describe('RwLock', () => {
 });
 
 describe('OutputStream', () => {
-  it('pulls up to len, waits for data, keeps the rest, and reports EOF as empty', async () => {
+  it('pulls up to len, waits for data, keeps the rest, and reports EOF as an error, never as an empty reply', async () => {
     const child = spawn('sh', ['-c', 'printf 0123456789; read x; printf "$x"'], { stdio: ['pipe', 'pipe', 'ignore'] });
     const out = new OutputStream(child.stdout!);
-    expect((await out.read(4)).toString()).toBe('0123');
-    expect((await out.read(100)).toString()).toBe('456789');
-    const pending = out.read(100); // nothing there yet: waits
+    expect((await out.read(4, 'out')).toString()).toBe('0123');
+    expect((await out.read(100, 'out')).toString()).toBe('456789');
+    const pending = out.read(100, 'out'); // nothing there yet: waits
     child.stdin!.end('late\n');
     expect((await pending).toString()).toBe('late');
-    expect((await out.read(100)).length).toBe(0);
+    await expect(out.read(100, 'stdout of sh')).rejects.toThrow(new EndOfOutput('stdout of sh'));
     expect(out.drained).toBe(true);
-    expect((await out.read(100)).length).toBe(0);
+    // Every later read says the same (a runtime may ask again after the end).
+    await expect(out.read(100, 'stdout of sh')).rejects.toBeInstanceOf(EndOfOutput);
   });
 
-  it('serves concurrent reads in order without losing bytes', async () => {
+  it('serves concurrent reads in order without losing bytes; reads past the end fail with EndOfOutput', async () => {
     const child = spawn('sh', ['-c', 'seq 1 50000'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const out = new OutputStream(child.stdout!);
-    const parts = await Promise.all(Array.from({ length: 400 }, () => out.read(1000)));
-    let rest = '';
-    for (;;) {
-      const b = await out.read(65536);
-      if (b.length === 0) break;
-      rest += b.toString();
-    }
-    const text = parts.map((p) => p.toString()).join('') + rest;
+    // 400 x 1000 bytes is more than seq writes (288,894 bytes): the last reads meet the end.
+    const settled = await Promise.allSettled(Array.from({ length: 400 }, () => out.read(1000, 'seq')));
+    const firstEnd = settled.findIndex((r) => r.status === 'rejected');
+    expect(firstEnd).toBeGreaterThan(0);
+    for (const r of settled.slice(firstEnd)) expect(r.status === 'rejected' && r.reason instanceof EndOfOutput).toBe(true);
+    const parts = settled.slice(0, firstEnd).map((r) => (r as PromiseFulfilledResult<Buffer>).value);
+    const text = parts.map((p) => p.toString()).join('');
     expect(text).toBe(Array.from({ length: 50000 }, (_, i) => `${i + 1}\n`).join(''));
   });
 });

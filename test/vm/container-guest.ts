@@ -65,22 +65,17 @@ export function sharedContainerRequest(containerId: string, args: string[]): Mes
   return { container_id: containerId, exec_id: containerId, OCI: { ...oci, Root: { Path: sharedRootfs(containerId), Readonly: false } } };
 }
 
-/** Everything on a process's stdout until EOF (the agent's empty reply). */
+/** Everything on a process's stdout until its end. */
 export async function readStdoutToEof(client: AgentClient, containerId: string, execId: string): Promise<string> {
-  let text = '';
-  for (;;) {
-    const { data } = await client.request<{ data: Buffer }>('ReadStdout', { container_id: containerId, exec_id: execId, len: 65536 }, { timeoutMs: CALL_MS });
-    if (data.length === 0) return text;
-    text += data.toString();
-  }
+  return (await client.readAllOutput(containerId, execId, 'stdout', 65536, { timeoutMs: CALL_MS })).toString();
 }
 
 /** Stdout until `pattern` matches (the process keeps running). */
 export async function readStdoutUntil(client: AgentClient, containerId: string, execId: string, pattern: RegExp): Promise<string> {
   let text = '';
   while (!pattern.test(text)) {
-    const { data } = await client.request<{ data: Buffer }>('ReadStdout', { container_id: containerId, exec_id: execId, len: 65536 }, { timeoutMs: CALL_MS });
-    if (data.length === 0) throw new Error(`ReadStdout ${containerId}/${execId}: EOF before ${pattern}; got ${JSON.stringify(text)}`);
+    const data = await client.readOutput(containerId, execId, 'stdout', 65536, { timeoutMs: CALL_MS });
+    if (data === null) throw new Error(`ReadStdout ${containerId}/${execId}: EOF before ${pattern}; got ${JSON.stringify(text)}`);
     text += data.toString();
   }
   return text;

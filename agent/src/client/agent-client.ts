@@ -13,6 +13,17 @@ import { Code, RpcError } from '../ttrpc/status';
 
 export type Message = Record<string, unknown>;
 
+export type OutputStreamName = 'stdout' | 'stderr';
+
+/**
+ * True when a ReadStdout/ReadStderr failure is the end of the output. Our agent (and Kata's up
+ * to 3.26) ends a stream with an error status, OUT_OF_RANGE here; Kata's agent from 3.27 on
+ * answers an empty reply instead, which readOutput handles.
+ */
+export function isEndOfOutput(err: unknown): boolean {
+  return err instanceof RpcError && err.code === Code.OUT_OF_RANGE;
+}
+
 /** "CreateContainer" (AgentService), "Health/Check" or "grpc.Health/Check". */
 export function resolveMethod(name: string): MethodInfo {
   const slash = name.lastIndexOf('/');
@@ -49,6 +60,31 @@ export class AgentClient {
     const req = messageFromJson(info.requestType, json);
     const reply = await this.ttrpc.call(info.service, info.method, encodeMessage(info.requestType, req), opts);
     return messageToJson(info.responseType, decodeMessage(info.responseType, reply));
+  }
+
+  /**
+   * The next bytes of a process's stdout or stderr (up to `len`), or null at the end of output,
+   * however the agent signals it (an OUT_OF_RANGE status, or an empty reply).
+   */
+  async readOutput(containerId: string, execId: string, which: OutputStreamName, len: number, opts?: CallOptions): Promise<Buffer | null> {
+    const method = which === 'stdout' ? 'ReadStdout' : 'ReadStderr';
+    try {
+      const { data } = await this.request<{ data: Buffer }>(method, { container_id: containerId, exec_id: execId, len }, opts);
+      return data.length > 0 ? data : null;
+    } catch (err) {
+      if (isEndOfOutput(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Everything a process writes to the stream, until its end. */
+  async readAllOutput(containerId: string, execId: string, which: OutputStreamName = 'stdout', len = 65536, opts?: CallOptions): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const data = await this.readOutput(containerId, execId, which, len, opts);
+      if (data === null) return Buffer.concat(parts);
+      parts.push(data);
+    }
   }
 
   close(): void {

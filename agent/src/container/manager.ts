@@ -12,6 +12,7 @@ import { Code, RpcError } from '../ttrpc/status';
 import { Container } from './container';
 import { applyGuestDevices, type KataDevice, resolveDevices } from './devices';
 import { launchExec, launchInit } from './launch';
+import { EndOfOutput } from './output-stream';
 import { messageToOciJson, type OciJson, resourcesToOciJson, specToOciJson, stringifyOciJson } from './oci-json';
 import type { OomEvents } from './oom-events';
 import type { ContainerProcess } from './process';
@@ -268,13 +269,18 @@ export class ContainerManager {
     proc.closeIo();
   }
 
+  /** Output of a process, up to `len` bytes; rejects with EndOfOutput once all was read. */
   async read(id: string, execId: string, which: 'stdout' | 'stderr', len: number): Promise<Buffer> {
     const { container: c, proc } = this.process(id, execId);
+    const what = `${which} of process ${execId || id} in container ${id}`;
     const stream = which === 'stdout' ? proc.io.stdout : proc.io.stderr;
-    if (!stream) return Buffer.alloc(0); // a terminal has no separate stderr
-    const data = await stream.read(Math.min(len > 0 ? len : MAX_READ, MAX_READ));
-    if (data.length === 0) this.#forgetIfDone(c, proc);
-    return data;
+    if (!stream) throw new EndOfOutput(`${what} (a terminal has no separate stderr)`);
+    try {
+      return await stream.read(Math.min(len > 0 ? len : MAX_READ, MAX_READ), what);
+    } catch (err) {
+      if (err instanceof EndOfOutput) this.#forgetIfDone(c, proc);
+      throw err;
+    }
   }
 
   async write(id: string, execId: string, data: Buffer): Promise<number> {

@@ -1,10 +1,19 @@
 // The pull side of a process's stdout/stderr (ReadStdout/ReadStderr): each read returns what is
-// there, up to `len`, waiting for data if none; an empty buffer means end of output. The stream
-// stays paused between reads, so a process whose output nobody reads blocks on a full pipe
-// instead of growing the agent's memory.
+// there, up to `len`, waiting for data if none; once the output has ended and every byte was
+// taken, a read fails with EndOfOutput. The end is an error, never an empty reply: Kata's
+// runtime-go before 3.27 copies an empty reply as "0 bytes, no error" and calls again forever,
+// while every runtime (runtime-go of any release, runtime-rs) ends its copy on an error.
+// The stream stays paused between reads, so a process whose output nobody reads blocks on a full
+// pipe instead of growing the agent's memory.
 import type { Readable } from 'node:stream';
 
-const EMPTY = Buffer.alloc(0);
+/** The stream has ended and everything in it was read. */
+export class EndOfOutput extends Error {
+  constructor(readonly what: string) {
+    super(`EOF: ${what} has ended`);
+    this.name = 'EndOfOutput';
+  }
+}
 /** A read with len 0 gets at most this much (a ttRPC reply carries up to 4 MiB). */
 const DEFAULT_READ = 1024 * 1024;
 /** What the agent holds of one stream's unread output at most. */
@@ -30,25 +39,26 @@ export class OutputStream {
     stream.on('error', end);
   }
 
-  /** True once a reader has been told end of output (an empty read). */
+  /** True once a reader has been told end of output (EndOfOutput). */
   get drained(): boolean {
     return this.#eofDelivered;
   }
 
-  read(len: number): Promise<Buffer> {
+  /** Up to `len` bytes (at least one); rejects with EndOfOutput, naming `what`, at the end. */
+  read(len: number, what: string): Promise<Buffer> {
     const max = len > 0 ? len : DEFAULT_READ;
-    const result = this.#queue.then(() => this.#readNow(max));
+    const result = this.#queue.then(() => this.#readNow(max, what));
     this.#queue = result.catch(() => undefined);
     return result;
   }
 
-  async #readNow(max: number): Promise<Buffer> {
+  async #readNow(max: number, what: string): Promise<Buffer> {
     for (;;) {
       const data = this.#take(max);
       if (data.length > 0) return data;
       if (this.#ended || this.stream.destroyed || this.stream.readableEnded) {
         this.#eofDelivered = true;
-        return EMPTY;
+        throw new EndOfOutput(what);
       }
       await this.#dataOrEnd();
     }

@@ -4,6 +4,7 @@ import type { AgentConfig } from '../config/config';
 import { copyFile, type CopyFileRequest } from '../container/copy-file';
 import { ContainerManager } from '../container/manager';
 import { OomEvents } from '../container/oom-events';
+import { EndOfOutput } from '../container/output-stream';
 import { OciRuntime, OciRuntimeError, type OciRuntimeOptions } from '../container/runtime/oci-runtime';
 import type { Logger } from '../log/logger';
 import { isChildSubreaper, isPid1 } from '../native/orphan-reaper';
@@ -50,6 +51,8 @@ function checkId(kind: string, id: unknown, allowEmpty = false): string {
 function toRpcError(method: string, err: unknown): unknown {
   if (err instanceof RpcError) return err;
   if (err instanceof OciRuntimeError) return new RpcError(Code.INTERNAL, `${method}: ${err.message}`);
+  // How every Kata runtime reads the end of a ReadStdout/ReadStderr stream (see EndOfOutput).
+  if (err instanceof EndOfOutput) return new RpcError(Code.OUT_OF_RANGE, err.message);
   return err; // errno errors map through statusFromError (ENOENT -> NOT_FOUND ...)
 }
 
