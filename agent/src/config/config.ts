@@ -20,6 +20,13 @@ export interface AgentConfig {
   allowLocalPeers: boolean;
   /** Ours: also serve gRPC (HTTP/2) on the same listener. */
   grpc: boolean;
+  /**
+   * Ours (off by default): a virtio-fs tag that CreateSandbox mounts at
+   * /run/kata-containers/shared/containers when the request carries no storage for it. For VMs
+   * whose runtime shares container rootfs over virtio-fs but sends no shared-fs storage (Kata's
+   * `remote` hypervisor type); Kata's QEMU driver sends the storage itself.
+   */
+  sharedFsTag: string;
 }
 
 export const DEFAULT_CONFIG: Readonly<AgentConfig> = Object.freeze({
@@ -36,6 +43,7 @@ export const DEFAULT_CONFIG: Readonly<AgentConfig> = Object.freeze({
   unifiedCgroupHierarchy: true,
   allowLocalPeers: false,
   grpc: true,
+  sharedFsTag: '',
 });
 
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'critical'];
@@ -91,6 +99,10 @@ const SETTERS: Record<string, Setter> = {
   },
   allow_local_peers: (c, v, s) => (c.allowLocalPeers = parseBool('agent.allow_local_peers', v, s)),
   grpc: (c, v, s) => (c.grpc = parseBool('agent.grpc', v, s)),
+  shared_fs_tag: (c, v, s) => {
+    if (v === true || !/^[A-Za-z0-9_.-]{1,36}$/.test(v)) throw new ConfigError(`${s}: agent.shared_fs_tag needs a virtio-fs tag (1-36 letters, digits, '_', '.', '-')`);
+    c.sharedFsTag = v;
+  },
 };
 
 // Keys Kata's agent knows that we accept without acting on them (no warning).
@@ -161,6 +173,7 @@ const FILE_KEYS: Record<string, string> = {
   launch_process_timeout: 'launch_process_timeout',
   allow_local_peers: 'allow_local_peers',
   grpc: 'grpc',
+  shared_fs_tag: 'shared_fs_tag',
 };
 
 export function applyConfigObject(cfg: AgentConfig, obj: Record<string, unknown>, source: string, warnings: ConfigWarning[]): void {

@@ -1,8 +1,10 @@
 // CreateSandbox / DestroySandbox: at most one pod per agent.
+import path from 'node:path';
 import type { ContainerManager } from '../container/manager';
 import type { Logger } from '../log/logger';
 import { sync } from '../native/system';
-import type { StorageManagerApi } from '../storage/types';
+import { SHARED_CONTAINERS } from '../paths';
+import type { StorageManagerApi, StorageSpec } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import { Sandbox, type SandboxSpec } from './sandbox';
 
@@ -17,6 +19,18 @@ export interface SandboxLifecycleOptions {
   onDestroyed?: () => void | Promise<void>;
   holderCommand?: string[];
   modprobe?: string;
+  /** agent.shared_fs_tag: the virtio-fs share to mount when CreateSandbox sends none. */
+  sharedFsTag?: string;
+}
+
+/**
+ * The request's storages, with the virtio-fs share `tag` mounted at the shared containers
+ * directory first, unless the request has a storage there already (then the runtime's wins).
+ */
+export function withSharedFs(storages: StorageSpec[], tag: string | undefined): StorageSpec[] {
+  if (!tag || storages.some((s) => path.resolve('/', s.mount_point) === SHARED_CONTAINERS)) return storages;
+  const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: tag, fstype: 'virtiofs', options: [], mount_point: SHARED_CONTAINERS, fs_group: null };
+  return [share, ...storages];
 }
 
 export class SandboxLifecycle {
@@ -33,6 +47,7 @@ export class SandboxLifecycle {
     if (this.#sandbox || this.#busy) throw new RpcError(Code.ALREADY_EXISTS, `create sandbox ${spec.sandbox_id}: a sandbox already exists`);
     this.#busy = true;
     try {
+      spec = { ...spec, storages: withSharedFs(spec.storages ?? [], this.o.sharedFsTag) };
       this.#sandbox = await Sandbox.create(spec, { storage: this.o.storage, log: this.o.log, holderCommand: this.o.holderCommand, modprobe: this.o.modprobe });
     } finally {
       this.#busy = false;

@@ -16,7 +16,7 @@ import { Code, RpcError } from '../ttrpc/status';
 import type { Message, TypedHandler } from './typed';
 
 export interface ContainerServiceDeps {
-  config: Pick<AgentConfig, 'launchProcessTimeoutMs' | 'containerPipeSize' | 'hotplugTimeoutMs'>;
+  config: Pick<AgentConfig, 'launchProcessTimeoutMs' | 'containerPipeSize' | 'hotplugTimeoutMs'> & Partial<Pick<AgentConfig, 'sharedFsTag'>>;
   log: Logger;
   storage: StorageManagerApi;
   /** crun's path, --root and --cgroup-manager (default: crun on PATH, cgroupfs). */
@@ -104,6 +104,7 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
     onDestroyed: deps.onDestroyed,
     holderCommand: deps.holderCommand,
     modprobe: deps.modprobe,
+    sharedFsTag: deps.config.sharedFsTag,
   });
 
   const cid = (r: Message) => checkId('container', r.container_id);
