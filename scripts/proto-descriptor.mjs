@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 const PROTO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../agent/src/proto');
 export const DESCRIPTOR_FILE = path.join(PROTO_DIR, 'descriptor.generated.ts');
 // Imports first; the order only decides the order of the rows.
-const FILES = ['types.proto', 'oci.proto', 'csi.proto', 'agent.proto', 'health.proto', 'grpc_health_v1.proto'];
+const FILES = ['types.proto', 'oci.proto', 'csi.proto', 'agent.proto', 'health.proto', 'grpc_health_v1.proto', 'hypervisor.proto'];
 const WELL_KNOWN_IMPORTS = ['google/protobuf/empty.proto'];
 
 /** The .proto files parsed and resolved by protobufjs (also the baseline of bench/codec.ts). */

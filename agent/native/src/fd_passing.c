@@ -1,5 +1,5 @@
 // Receiving an fd over a unix socket (SCM_RIGHTS): how crun's --console-socket hands over the
-// pty master of a container's terminal. A listening unix socket, accept, recvmsg.
+// pty master of a container's terminal. A listening unix socket, accept, recvmsg; and a peer's pid.
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,11 +106,27 @@ static napi_value receive_fd(napi_env env, napi_callback_info info) {
   return kn_int(env, received);
 }
 
+// peerPid(connFd) -> the pid of the process that connected a unix socket (SO_PEERCRED): the host's
+// remote-hypervisor service uses it to find the Kata shim whose mount namespace a VM must see.
+static napi_value peer_pid(napi_env env, napi_callback_info info) {
+  kn_args a;
+  int32_t cfd;
+  if (!kn_get_args(env, info, &a, 1, "peerPid") || !kn_arg_int32(env, a.argv[0], &cfd, "fd")) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    kn_throw_errno(env, errno, "getsockopt", "SO_PEERCRED of unix socket fd %d", cfd);
+    return NULL;
+  }
+  return kn_int(env, cred.pid);
+}
+
 napi_status kn_init_fd_passing(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"unixListen", NULL, unix_listen, NULL, NULL, NULL, napi_default, NULL},
       {"unixAccept", NULL, unix_accept, NULL, NULL, NULL, napi_default, NULL},
       {"receiveFd", NULL, receive_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"peerPid", NULL, peer_pid, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -41,6 +41,8 @@ export interface NativeAddon {
   unixListen(path: string, backlog: number): number;
   unixAccept(fd: number): number | null;
   receiveFd(fd: number): number | null;
+  /** The pid of a connected unix socket's peer (SO_PEERCRED). */
+  peerPid(fd: number): number;
 
   pidfdOpen(pid: number): number;
   pidfdWaitExit(pidfd: number, pid: number): RawExitStatus | null;
