@@ -11,11 +11,12 @@ import { parseArgs } from 'node:util';
 import type { IConversionOptions } from 'protobufjs';
 import { decodeMessage, encodeMessage, messageType } from '../agent/src/proto/schema';
 import { parseRoot } from '../scripts/proto-descriptor.mjs';
+import { KATA_FIXTURES_FROM_ROOT } from '../test/fixtures';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, iterations: { type: 'string', default: '2000' } } });
 const rounds = Number(values.rounds);
 const iterations = Number(values.iterations);
-const FIXTURE = join(process.cwd(), '../shared/fixtures/kata-runtime-3.19.1/create-container-virtiofs.bin');
+const FIXTURE = join(process.cwd(), KATA_FIXTURES_FROM_ROOT, 'create-container-virtiofs.bin');
 const HANDLER: IConversionOptions = { longs: String, enums: String, defaults: true, arrays: true, objects: true, oneofs: false };
 
 // Bundled into dist/bench, the script's own directory is not the repository's: run from its root.

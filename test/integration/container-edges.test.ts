@@ -8,8 +8,8 @@ import { AGENT_SERVICE } from '../../agent/src/proto/schema';
 import { Code } from '../../agent/src/ttrpc/status';
 import { type ContainerAgent, mountsUnder, startContainerAgent } from '../helpers/container-agent';
 import { containerSpec, processSpec, sandboxRequest } from '../helpers/container-spec';
+import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/kata-runtime-3.19.1');
 const SHARED = '/run/kata-containers/shared/containers';
 
 let agent: ContainerAgent;

@@ -10,8 +10,8 @@ import { AGENT_SERVICE, decodeMessage, findMethod } from '../../agent/src/proto/
 import { Code } from '../../agent/src/ttrpc/status';
 import { type ContainerAgent, mountsUnder, startContainerAgent } from '../helpers/container-agent';
 import { containerSpec, processSpec, sandboxRequest } from '../helpers/container-spec';
+import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/kata-runtime-3.19.1');
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, `${name}.bin`));
 const FIXTURE_CID = '3f6c2a9d8e1b4c7a9f0e2d1c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2';
 const ENOSYS = 38;

@@ -10,8 +10,8 @@ import { decodeMessage, findMethod } from '../../agent/src/proto/schema';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
 import { bundleForNode } from '../helpers/ns-scenarios';
 import { TestNetns, canUseNetns } from './network-netns';
+import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
-const FIXTURES = '/work/shared/fixtures/kata-runtime-3.19.1';
 const fixtureRequest = (method: string, file: string) =>
   decodeMessage(findMethod('grpc.AgentService', method)!.requestType, readFileSync(path.join(FIXTURES, `${file}.bin`)));
 

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../agent/src/ttrpc/status';
 import { TestNetns, canUseNetns, failed, ok } from './network-netns';
+import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
-const FIXTURES = '/work/shared/fixtures/kata-runtime-3.19.1';
 const fixture = (name: string) => readFileSync(`${FIXTURES}/${name}.bin`);
 const FIXTURE_MAC = '5a:1c:3e:7f:42:0b';
 

@@ -7,8 +7,8 @@ import { messageToOciJson, specToOciJson } from '../../agent/src/container/oci-j
 import { OciRuntimeError } from '../../agent/src/container/runtime/oci-runtime';
 import { explainSeccompFailure, runtimeCallsDeniedByProfile } from '../../agent/src/container/seccomp-profile';
 import { AGENT_SERVICE, decodeMessage, findMethod, messageType } from '../../agent/src/proto/schema';
+import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/kata-runtime-3.19.1');
 
 function fixtureSpec(): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const req = decodeMessage<Record<string, any>>(findMethod(AGENT_SERVICE, 'CreateContainer')!.requestType, readFileSync(path.join(FIXTURES, 'create-container-virtiofs.bin'))); // eslint-disable-line @typescript-eslint/no-explicit-any

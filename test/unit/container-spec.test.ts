@@ -7,8 +7,8 @@ import { jsonName, specToOciJson, stringifyOciJson } from '../../agent/src/conta
 import { clampRlimits } from '../../agent/src/container/rlimits';
 import { rewriteSpec } from '../../agent/src/container/spec-rewrite';
 import { AGENT_SERVICE, decodeMessage, findMethod } from '../../agent/src/proto/schema';
+import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/kata-runtime-3.19.1');
 const CID = '3f6c2a9d8e1b4c7a9f0e2d1c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2';
 
 function fixtureSpec(): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any

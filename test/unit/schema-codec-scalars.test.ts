@@ -85,10 +85,10 @@ describe('map keys from the wire', () => {
 
 describe('garbage in', () => {
   test('every truncation and 3000 seeded corruptions of a real request decode or fail as a decode error', async () => {
-    const { readFileSync } = await import('node:fs');
+    const { kataFixture } = await import('../fixtures');
     const { messageType } = await import('../../agent/src/proto/schema');
     const type = messageType('grpc.CreateContainerRequest');
-    const good = readFileSync(new URL('../../../shared/fixtures/kata-runtime-3.19.1/create-container-virtiofs.bin', import.meta.url));
+    const good = kataFixture('create-container-virtiofs.bin');
     const outcomes = { decoded: 0, refused: 0 };
     const attempt = (bytes: Buffer) => {
       try {

@@ -2,7 +2,6 @@
 // field as the runtime's own protobuf JSON shows it, and give back the very bytes it sent.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import {
   AGENT_SERVICE,
@@ -12,9 +11,9 @@ import {
   messageFromJson,
   messageToJson,
 } from '../../agent/src/proto/schema';
+import { KATA_FIXTURES } from '../fixtures';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/kata-runtime-3.19.1');
+const fixtureDir = KATA_FIXTURES;
 
 // Which AgentService method each fixture was sent to (the folder's README).
 const FIXTURES: Array<[file: string, method: string]> = [
