@@ -14,6 +14,21 @@ globalThis.built = answer();
 v8.startupSnapshot.setDeserializeMainFunction(() => console.log(JSON.stringify({ answer: answer(), argv: process.argv.slice(1) })));
 `;
 
+/** Starts only from a blob built without code cache: the builder's config says which, at build time. */
+const PICKY_MAIN = `const v8 = require('node:v8');
+const configArg = process.execArgv.find((a) => a.startsWith('--build-snapshot-config='));
+const config = JSON.parse(require('node:fs').readFileSync(configArg.slice(configArg.indexOf('=') + 1), 'utf8'));
+const withoutCodeCache = config.withoutCodeCache === true;
+v8.startupSnapshot.setDeserializeMainFunction(() => {
+  if (!withoutCodeCache) {
+    console.error('refused: built with code cache');
+    process.exitCode = 3;
+    return;
+  }
+  console.log(JSON.stringify({ withoutCodeCache }));
+});
+`;
+
 describe('snapshot blobs', () => {
   let dir: string;
   let codeCached: Buffer;
@@ -64,6 +79,22 @@ describe('snapshot blobs', () => {
   }, 60_000);
 
   it('falls back to a blob without bytecode when the patched one does not start', async () => {
+    // A main that refuses to start from a blob built with code cache (it reads, while being built,
+    // which way the builder was asked to build it): the patched blob fails its start-up check, so
+    // only the fallback build can give a blob that starts.
+    const picky = path.join(dir, 'picky.cjs');
+    writeFileSync(picky, PICKY_MAIN);
+    const blob = path.join(dir, 'picky.blob');
+    const built = await buildAgentSnapshot({ node: process.execPath, entry: picky, blob, probeArgs: [] });
+    expect(built.keepsBytecode).toBe(false);
+    expect(built.fallbackReason).toMatch(/picky\.blob does not start: refused: built with code cache/);
+    // What is left on disk is the fallback's blob, the one built without code cache, and it starts.
+    const out = execFileSync(process.execPath, ['--snapshot-blob', blob], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ withoutCodeCache: true });
+    expect(built.bytes).toBe(readFileSync(blob).length);
+  }, 60_000);
+
+  it('reports the fallback failing too', async () => {
     // A main that fails its start-up check whatever the blob: both builds are probed, so the
     // fallback is taken and, failing too, reported.
     const failing = path.join(dir, 'failing.cjs');

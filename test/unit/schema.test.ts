@@ -7,6 +7,7 @@ import {
   AGENT_SERVICE,
   type Field,
   HEALTH_SERVICE,
+  encodeMessage,
   enumType,
   findMethod,
   messageType,
@@ -326,6 +327,12 @@ describe('schema field facts (Kata 3.19)', () => {
     expect(messageType('grpc.User').fields.AdditionalGids!.packed).toBe(true);
     expect(messageType('grpc.AddSwapRequest').fields.PCIPath!.packed).toBe(true);
     expect(messageType('grpc.CpuUsage').fields.percpu_usage!.packed).toBe(true);
+    // On the wire: ONE length-delimited field (tag = number << 3 | 2, then the byte length) holding
+    // the varints back to back; unpacked would be one tag per element (1a 01 1a 02 1a ac 02).
+    const hex = (type: string, value: Record<string, unknown>) => Buffer.from(encodeMessage(messageType(type), value)).toString('hex');
+    expect(hex('grpc.User', { AdditionalGids: [1, 2, 300] })).toBe('1a04' + '01' + '02' + 'ac02'); // field 3, 4 bytes
+    expect(hex('grpc.AddSwapRequest', { PCIPath: [2, 0] })).toBe('0a02' + '02' + '00'); // field 1, 2 bytes
+    expect(hex('grpc.CpuUsage', { percpu_usage: ['1', '2', '300'] })).toBe('1204' + '01' + '02' + 'ac02'); // field 2 (uint64)
   });
 });
 
