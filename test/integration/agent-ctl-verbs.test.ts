@@ -16,7 +16,8 @@ import { AGENT_BUNDLE, CTL_BUNDLE } from '../helpers/agent-process';
 import { type ContainerAgent, mountsUnder, startContainerAgent } from '../helpers/container-agent';
 import { makeBusyboxRootfs } from '../helpers/container-rootfs';
 import { containerSpec } from '../helpers/container-spec';
-import { canUseNetns, TestNetns } from './network-netns';
+import { netnsMissingReason, TestNetns } from './network-netns';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 interface CtlResult {
   code: number;
@@ -206,7 +207,7 @@ function agentReady(child: ChildProcess): Promise<void> {
 
 // The bundled agent inside a throwaway network namespace, so that the update verbs change
 // nothing on this host.
-describe.skipIf(!canUseNetns)('agent-ctl net and guest verbs against the bundled agent in a network namespace', () => {
+describe.skipIf(skipUnlessAvailable(netnsMissingReason))('agent-ctl net and guest verbs against the bundled agent in a network namespace', () => {
   let ns: TestNetns;
   let agent: ChildProcess | undefined;
   let addr: string;

@@ -6,13 +6,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../agent/src/ttrpc/status';
 import { prepareScenarios, type ScenarioRunner } from '../helpers/ns-scenarios';
-
-const isRoot = process.getuid?.() === 0;
+import { notRootReason, skipUnlessAvailable } from '../helpers/requirement';
 
 let scenarios: ScenarioRunner | undefined;
 const scenario = (name: string, ...args: string[]) => scenarios!.run(name, ...args);
 
-describe.skipIf(!isRoot)('guest services in private mount and network namespaces', () => {
+describe.skipIf(skipUnlessAvailable(notRootReason()))('guest services in private mount and network namespaces', () => {
   beforeAll(async () => {
     scenarios = await prepareScenarios(path.join(__dirname, 'guest-ns-runner.ts'), ['-m', '-n', '--propagation', 'private'], 'guest-ns-');
   });

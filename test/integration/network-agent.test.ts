@@ -9,7 +9,8 @@ import { AgentClient } from '../../agent/src/client/agent-client';
 import { decodeMessage, findMethod } from '../../agent/src/proto/schema';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
 import { bundleForNode } from '../helpers/ns-scenarios';
-import { TestNetns, canUseNetns } from './network-netns';
+import { TestNetns, netnsMissingReason } from './network-netns';
+import { skipUnlessAvailable } from '../helpers/requirement';
 import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
 const fixtureRequest = (method: string, file: string) =>
@@ -44,7 +45,7 @@ function waitForLog(child: ChildProcess, match: (entry: Record<string, unknown>)
   });
 }
 
-describe.skipIf(!canUseNetns)('network service over ttRPC, agent in a network namespace', () => {
+describe.skipIf(skipUnlessAvailable(netnsMissingReason))('network service over ttRPC, agent in a network namespace', () => {
   let ns: TestNetns;
   let agent: ChildProcess | undefined;
   let client: AgentClient | undefined;

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../agent/src/ttrpc/status';
-import { TestNetns, canUseNetns, failed, ok } from './network-netns';
+import { TestNetns, failed, netnsMissingReason, ok } from './network-netns';
+import { skipUnlessAvailable } from '../helpers/requirement';
 import { KATA_FIXTURES as FIXTURES } from '../fixtures';
 
 const fixture = (name: string) => readFileSync(`${FIXTURES}/${name}.bin`);
@@ -47,7 +48,9 @@ async function snapshot(ns: TestNetns): Promise<string> {
   return parts.map((p) => p.replace(/"(valid_life_time|preferred_life_time|stats64?)":("?)[^,}]*\2/g, '')).join('\n');
 }
 
-describe.skipIf(!canUseNetns)('network over rtnetlink in a network namespace', () => {
+const skipNetns = skipUnlessAvailable(netnsMissingReason);
+
+describe.skipIf(skipNetns)('network over rtnetlink in a network namespace', () => {
   let ns: TestNetns;
 
   beforeAll(async () => {
@@ -274,7 +277,7 @@ describe.skipIf(!canUseNetns)('network over rtnetlink in a network namespace', (
   });
 });
 
-describe.skipIf(!canUseNetns)('iptables in a network namespace', () => {
+describe.skipIf(skipNetns)('iptables in a network namespace', () => {
   let ns: TestNetns;
   beforeAll(async () => {
     ns = await TestNetns.create('iptit');

@@ -14,15 +14,17 @@ const run = promisify(execFile);
 const REPO = path.resolve(__dirname, '../..');
 const ADDON = path.join(REPO, 'agent/native/build/Release/kata_native.node');
 
-export const canUseNetns = (() => {
-  if (process.getuid?.() !== 0) return false;
+/** Why network namespaces cannot be used here (root and iproute2's `ip` are needed), or undefined. */
+export const netnsMissingReason = ((): string | undefined => {
+  if (process.getuid?.() !== 0) return 'network namespaces need root';
   try {
     execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    return true;
+    return undefined;
   } catch {
-    return false;
+    return "'ip' is not installed (apt-get install iproute2)";
   }
 })();
+export const canUseNetns = netnsMissingReason === undefined;
 
 export class TestNetns {
   readonly name: string;

@@ -7,8 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../agent/src/ttrpc/status';
 import { prepareScenarios, type ScenarioRunner } from '../helpers/ns-scenarios';
-
-const isRoot = process.getuid?.() === 0;
+import { notRootReason, requireOrSkip, skipUnlessAvailable } from '../helpers/requirement';
 
 interface MountSeen {
   mountPoint: string;
@@ -21,7 +20,7 @@ interface MountSeen {
 let scenarios: ScenarioRunner | undefined;
 const scenario = (name: string, ...args: string[]) => scenarios!.run(name, ...args);
 
-describe.skipIf(!isRoot)('storage drivers, real mounts in a private mount namespace', () => {
+describe.skipIf(skipUnlessAvailable(notRootReason()))('storage drivers, real mounts in a private mount namespace', () => {
   beforeAll(async () => {
     scenarios = await prepareScenarios(path.join(__dirname, 'storage-ns-runner.ts'), ['-m', '--propagation', 'private'], 'storage-it-');
   });
@@ -131,7 +130,7 @@ describe.skipIf(!isRoot)('storage drivers, real mounts in a private mount namesp
     });
 
     it('mounts a blk storage given as a /dev path (a loop device over an ext4 image), read-only', async (ctx) => {
-      if (!loopDevice) ctx.skip(`no loop device: ${loopError}`);
+      requireOrSkip(ctx, loopDevice ? undefined : `no loop device: ${loopError}`);
       const r = await scenario('blk-dev-path', loopDevice!);
       expect(r.mounted.fstype).toBe('ext4');
       expect(r.mounted.source).toBe(loopDevice);
@@ -143,7 +142,7 @@ describe.skipIf(!isRoot)('storage drivers, real mounts in a private mount namesp
     });
 
     it('mounts a blk storage by PCI path, and cleans up after a wrong fstype', async (ctx) => {
-      if (!loopDevice) ctx.skip(`no loop device: ${loopError}`);
+      requireOrSkip(ctx, loopDevice ? undefined : `no loop device: ${loopError}`);
       const r = await scenario('blk-pci-path', loopDevice!);
       expect(r.added[0]).toMatch(/\/shared\/containers\/3f6c2a9d$/);
       expect(r.content).toBe('from ext4');

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { diagnosticData, readKernelLog, RecentLogLines } from '../../agent/src/guest/diagnostics';
 import { Logger } from '../../agent/src/log/logger';
 import { Code } from '../../agent/src/ttrpc/status';
+import { notRootReason, skipUnlessAvailable } from '../helpers/requirement';
 
 describe('agent log tail', () => {
   it('keeps the last N lines in order and filters by container id', () => {
@@ -28,7 +29,7 @@ describe('agent log tail', () => {
   });
 });
 
-describe.skipIf(!existsSync('/dev/kmsg') || process.getuid?.() !== 0)('kernel log', () => {
+describe.skipIf(skipUnlessAvailable(existsSync('/dev/kmsg') ? notRootReason() : 'no /dev/kmsg'))('kernel log', () => {
   it('reads the ring from /dev/kmsg as "[seconds] message" lines and returns at its end', () => {
     const lines = readKernelLog();
     expect(lines.length).toBeGreaterThan(0);

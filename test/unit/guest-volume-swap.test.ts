@@ -10,6 +10,7 @@ import { checkDateTime, checkSeed, reseedRandom, setGuestDateTime } from '../../
 import { addSwapDevice, addSwapFile, hasSwapSignature, kernelPageSize, prepareSwapArea, writeSwapHeader } from '../../agent/src/guest/swap';
 import { volumeStats } from '../../agent/src/guest/volume-stats';
 import { Code } from '../../agent/src/ttrpc/status';
+import { skipUnlessAvailable, toolMissingReason } from '../helpers/requirement';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -25,14 +26,7 @@ function sizedFile(dir: string, name: string, bytes: number): string {
   writeFileSync(file, Buffer.alloc(bytes));
   return file;
 }
-function hasTool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const needs = (tool: string) => skipUnlessAvailable(toolMissingReason(tool, 'util-linux'));
 
 describe('GetVolumeStats', () => {
   const df = (dir: string): string[] =>
@@ -66,7 +60,7 @@ describe('GetVolumeStats', () => {
 });
 
 describe('swap header', () => {
-  it.skipIf(!hasTool('mkswap'))('is byte-for-byte what mkswap writes in the first page', () => {
+  it.skipIf(needs('mkswap'))('is byte-for-byte what mkswap writes in the first page', () => {
     const dir = tempDir('swap-');
     const uuid = '3c2b7a1e-7f0e-4a4e-9a51-0c7f3a2d9e11';
     const ours = sizedFile(dir, 'ours', 1 << 20);
@@ -77,7 +71,7 @@ describe('swap header', () => {
     expect(readFileSync(ours).subarray(0, 4096).equals(readFileSync(theirs).subarray(0, 4096))).toBe(true);
   });
 
-  it.skipIf(!hasTool('blkid'))('is recognised by blkid as swap with our UUID', () => {
+  it.skipIf(needs('blkid'))('is recognised by blkid as swap with our UUID', () => {
     const file = sizedFile(tempDir('swap-'), 'swapfile', 4 << 20);
     const { uuid } = writeSwapHeader(file);
     const out = execFileSync('blkid', ['-p', '-o', 'export', file], { encoding: 'utf8' });
@@ -85,7 +79,7 @@ describe('swap header', () => {
     expect(out).toContain(`UUID=${uuid}`);
   });
 
-  it.skipIf(!hasTool('mkswap'))('keeps an area the host already formatted, and formats one without a signature', () => {
+  it.skipIf(needs('mkswap'))('keeps an area the host already formatted, and formats one without a signature', () => {
     const dir = tempDir('swap-');
     const uuid = '0b8f3c3e-1111-4222-8333-944455556666';
     const formatted = sizedFile(dir, 'formatted', 1 << 20);

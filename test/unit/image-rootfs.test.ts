@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRootfs, type RootfsResult } from '../../image-builder/src/rootfs/build-rootfs';
 import type { RootfsDeclaration } from '../../image-builder/src/rootfs/declaration';
 import { makeTempDir, removeDir, run } from './image-helpers';
+import { notRootReason, skipUnlessAvailable } from '../helpers/requirement';
 
 // These tests fetch real Debian packages (cached under ~/.cache/kata-node-agent like real builds).
 const guest = JSON.parse(await readFile(path.resolve('rootfs/guest.json'), 'utf8')) as RootfsDeclaration;
 const pinned = (name: string) => guest.packages.find((p) => p.name === name)!;
 const CRUN_PACKAGES = ['crun', 'busybox-static', 'libc6', 'libsystemd0', 'libseccomp2', 'libcap2', 'libyajl2', 'libgcrypt20',
   'libgpg-error0', 'liblz4-1', 'liblzma5', 'libzstd1'];
-const isRoot = process.getuid?.() === 0;
 
 describe('rootfs assembly from Debian packages', () => {
   let work: string;
@@ -79,7 +79,7 @@ describe('rootfs assembly from Debian packages', () => {
       expect(existsSync(path.join(tree, 'lib/x86_64-linux-gnu/libanl.so.1'))).toBe(false);
     });
 
-    it.skipIf(!isRoot)('runs crun and busybox inside the tree (chroot): the closure is complete', () => {
+    it.skipIf(skipUnlessAvailable(notRootReason()))('runs crun and busybox inside the tree (chroot): the closure is complete', () => {
       // The guest's own dynamic loader resolves crun's libraries (no ld.so.cache in the tree, as in the guest).
       const crun = run('chroot', [tree, '/lib64/ld-linux-x86-64.so.2', '--list', '/usr/bin/crun']);
       expect(crun.status).toBe(0);
@@ -97,7 +97,7 @@ describe('rootfs assembly from Debian packages', () => {
     });
   });
 
-  it.skipIf(!isRoot)('the real guest (rootfs/guest.json) runs its stripped Node from its own libraries (chroot)', async () => {
+  it.skipIf(skipUnlessAvailable(notRootReason()))('the real guest (rootfs/guest.json) runs its stripped Node from its own libraries (chroot)', async () => {
     const tree = path.join(work, 'guest-tree');
     const result = await buildRootfs({ declarationPath: 'rootfs/guest.json', outputDir: tree, init: 'test-shell' });
     const node = run('chroot', [tree, '/usr/bin/node', '-e', 'console.log(process.version, typeof require("node:zlib").zstdCompress)']);

@@ -10,7 +10,8 @@ import { decodeLinkMessage, encodeLinkMessage, linkFromMessage } from '../../age
 import { encodeNetlinkMessage, parseDatagram, parseErrorPayload } from '../../agent/src/network/netlink/message';
 import { decodeNeighbourMessage, encodeNeighbourMessage, neighbourFromMessage } from '../../agent/src/network/netlink/neighbour';
 import { decodeRouteMessage, encodeRouteMessage, routeFromMessage } from '../../agent/src/network/netlink/route';
-import { TestNetns, canUseNetns } from '../integration/network-netns';
+import { TestNetns, netnsMissingReason } from '../integration/network-netns';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 describe('netlink attributes', () => {
   it('pads every value to 4 bytes but records the unpadded length', () => {
@@ -219,7 +220,7 @@ describe('rtnetlink request client', () => {
   });
 });
 
-describe.skipIf(!canUseNetns)('decoding real kernel dumps', () => {
+describe.skipIf(skipUnlessAvailable(netnsMissingReason))('decoding real kernel dumps', () => {
   let ns: TestNetns;
   beforeAll(async () => {
     ns = await TestNetns.create('nlcodec');

@@ -18,6 +18,7 @@ import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { buildRootfs } from '../../image-builder/src/rootfs/build-rootfs';
 import { bootAgent, consoleRun } from './agent-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const skipReason = qemuMissingReason();
 const BOOT_MS = 150_000;
@@ -33,7 +34,7 @@ const CRUN_RUN = [
   'crun --root /run/crun run c1',
 ].join(' && ');
 
-describe.skipIf(skipReason !== undefined)('the agent as init of an initramfs guest', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('the agent as init of an initramfs guest', () => {
   let kernel: KernelArtifacts;
   let initrd: string;
   let dir: string | undefined;

@@ -7,11 +7,12 @@ import { AgentClient } from '../../agent/src/client/agent-client';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { agentImageFixture, bootAgent, consoleRun } from './agent-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const skipReason = qemuMissingReason();
 const BOOT_MS = 120_000;
 
-describe.skipIf(skipReason !== undefined)('the agent as PID 1 in a guest', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('the agent as PID 1 in a guest', () => {
   let kernel: KernelArtifacts;
   let image: string;
   let disposeImage: () => Promise<void>;

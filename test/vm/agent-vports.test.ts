@@ -9,6 +9,7 @@ import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import type { VmHandle } from '../../image-builder/src/qemu';
 import { agentImageFixture, bootAgent, consoleRun } from './agent-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const skipReason = qemuMissingReason();
 const BOOT_MS = 150_000;
@@ -21,7 +22,7 @@ function prefixed(vm: VmHandle, prefix: string): string[] {
   return vm.consoleLines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
 }
 
-describe.skipIf(skipReason !== undefined)('log vport and debug consoles in a guest', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('log vport and debug consoles in a guest', () => {
   let kernel: KernelArtifacts;
   let image: string;
   let disposeImage: (() => Promise<void>) | undefined;

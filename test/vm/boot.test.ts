@@ -11,6 +11,7 @@ import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { bootVm } from '../../image-builder/src/qemu';
 import { packExt4Disk, packInitrd, READY_PATTERN, writeBusyboxTree } from './busybox-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel, withTempDir } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const skipReason = qemuMissingReason();
 if (skipReason) console.warn(`skipping VM boot tests: ${skipReason}`);
@@ -25,7 +26,7 @@ for p in /sys/class/virtio-ports/*; do
 done
 `;
 
-describe.skipIf(skipReason !== undefined)('VM boot', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('VM boot', () => {
   let kernel: KernelArtifacts;
   beforeAll(async () => {
     kernel = await testKernel();

@@ -19,6 +19,7 @@ import {
 } from './container-guest';
 import { buildAgentImage, bootAgent } from './agent-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const skipReason = qemuMissingReason();
 const BOOT_MS = 240_000;
@@ -39,7 +40,7 @@ const INIT_SCRIPT = [
   'exit 3',
 ].join('; ');
 
-describe.skipIf(skipReason !== undefined)('containers in a guest VM through the agent', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('containers in a guest VM through the agent', () => {
   let kernel: KernelArtifacts;
   let dir: string;
   let diskImage: string;

@@ -9,6 +9,7 @@ import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { bootVm } from '../../image-builder/src/qemu';
 import { writeBusyboxTree } from './busybox-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel, withTempDir } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const skipReason = qemuMissingReason();
 if (skipReason) console.warn(`skipping DAX boot tests: ${skipReason}`);
@@ -24,7 +25,7 @@ for d in /sys/bus/nd/devices/pfn*; do
 done
 `;
 
-describe.skipIf(skipReason !== undefined)('DAX image boot', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('DAX image boot', () => {
   let kernel: KernelArtifacts;
   beforeAll(async () => {
     kernel = await testKernel();

@@ -10,12 +10,12 @@ import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { bootVm } from '../../image-builder/src/qemu';
 import { addHostBinary, packExt4Disk, writeBusyboxTree } from './busybox-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel, withTempDir } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const run = promisify(execFile);
 const BINARIES = ['/usr/bin/node', '/usr/bin/crun'];
 const missing = qemuMissingReason();
 const skipReason = missing ?? (await hasBinaries() ? undefined : `${BINARIES.join(' and ')} needed on the host`);
-if (skipReason) console.warn(`skipping guest runtime test: ${skipReason}`);
 
 const BOOT_MS = 120_000;
 
@@ -73,7 +73,7 @@ async function writeBundle(dir: string): Promise<void> {
   await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
 }
 
-describe.skipIf(skipReason !== undefined)('guest runtime on our kernel', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('guest runtime on our kernel', () => {
   let kernel: KernelArtifacts;
   beforeAll(async () => {
     kernel = await testKernel();

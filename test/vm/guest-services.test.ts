@@ -15,6 +15,7 @@ import { Code, type RpcError } from '../../agent/src/ttrpc/status';
 import type { VmHandle } from '../../image-builder/src/qemu';
 import { agentImageFixture, bootAgent } from './agent-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 const skipReason = qemuMissingReason();
 const BOOT_MS = 300_000;
@@ -57,7 +58,7 @@ interface HotpluggableCpu {
   'qom-path'?: string;
 }
 
-describe.skipIf(skipReason !== undefined)('guest services in a real guest (agent as PID 1, TCG)', () => {
+describe.skipIf(skipUnlessAvailable(skipReason))('guest services in a real guest (agent as PID 1, TCG)', () => {
   let vm: VmHandle;
   let client: AgentClient;
   let disposeImage: () => Promise<void> = async () => {};
