@@ -46,3 +46,6 @@ if [[ -f agent/native/binding.gyp ]]; then
 fi
 log "bundling"
 node scripts/build.mjs
+
+# 5. virtiofsd for virtio-fs boots (the host's, else Debian trixie's, staged and cached once).
+node dist/image-builder.js virtiofsd >/dev/null || { [[ "${CI:-}" == true ]] && exit 1; log "no virtiofsd: virtio-fs VM tests will be skipped"; }

@@ -22,6 +22,9 @@ commands:
   all      rootfs, then initrd and image, into --out-dir DIR (out); takes the options above
   kernel   build the guest kernel (see: image-builder kernel --help)
   boot     boot the kernel with an initrd or image under QEMU (see: image-builder boot --help)
+  virtiofsd  provision virtiofsd for virtio-fs boots and print its command (see: image-builder virtiofsd --help)
+  remote-hypervisor  serve Kata's remote hypervisor protocol: Kata's shim runs pods in VMs of our image (see: --help)
+  kata-config  write a Kata configuration.toml pointing at our kernel and image, or at remote-hypervisor (see: --help)
 
 Reproducible outputs use $SOURCE_DATE_EPOCH (default 0) for every timestamp.
 Progress goes to stderr; initrd and image print a JSON result on stdout.`;
@@ -72,6 +75,9 @@ const COMMANDS: Record<string, Command> = {
   all: allCommand,
   kernel: delegated('kernel', 'kernelMain'),
   boot: delegated('qemu', 'bootMain'),
+  virtiofsd: async (argv) => (await import('./virtiofsd/cli')).virtiofsdMain(argv),
+  'remote-hypervisor': async (argv) => (await import('./remote-hypervisor/cli')).remoteHypervisorMain(argv),
+  'kata-config': async (argv) => (await import('./kata-config/cli')).kataConfigMain(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -85,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`image-builder: unknown command ${JSON.stringify(name)}\n${USAGE}\n`);
     return 2;
   }
-  if ((rest.includes('--help') || rest.includes('-h')) && name !== 'kernel' && name !== 'boot') {
+  if ((rest.includes('--help') || rest.includes('-h')) && !['kernel', 'boot', 'virtiofsd', 'remote-hypervisor', 'kata-config'].includes(name)) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
