@@ -1,8 +1,11 @@
 // The QEMU command line per boot mode: what Kata's runtime and our guest rely on.
 import { describe, expect, it } from 'vitest';
 import type { BootOptions } from '../../image-builder/src/qemu/boot-options';
+import { parseVirtioFs } from '../../image-builder/src/qemu/cli';
+import { guardedCommand } from '../../image-builder/src/qemu/guarded-command';
 import { parseHostTscKhz } from '../../image-builder/src/qemu/host-tsc';
 import { qemuArgs } from '../../image-builder/src/qemu/qemu-args';
+import { virtiofsdArgs } from '../../image-builder/src/qemu/virtio-fs';
 
 const base: BootOptions = { kernel: '/k/bzImage', media: { kind: 'initrd', initrd: '/i.cpio.gz' } };
 
@@ -127,5 +130,55 @@ describe('qemuArgs', () => {
     expect(valueAfter(plain, '-smp')).toEqual(['2']);
     expect(valueAfter(plain, '-mon')).toEqual([]);
     expect(() => qemuArgs({ opts: { ...base, cpus: 2, maxCpus: 1 }, accel: 'tcg', machine: 'q35', channel: { kind: 'none' } })).toThrow(/maxCpus 1/);
+  });
+
+  it('shares a directory over virtio-fs as Kata does: guest RAM as shared file-backed memory on NUMA node 0, a vhost-user chardev, the tagged device', () => {
+    const opts: BootOptions = {
+      ...base,
+      media: { kind: 'image', image: '/img', attach: 'nvdimm' },
+      memoryMiB: 1024,
+      virtioFs: { tag: 'kataShared', sharedDir: '/run/kata-containers/shared/sandboxes/s1/shared' },
+    };
+    const args = qemuArgs({ opts, accel: 'tcg', machine: 'q35', channel: { kind: 'none' }, imageBytes: 18 << 20, virtioFsSocketPath: '/t/virtiofs.sock' });
+    // vhost-user needs the daemon to map guest memory: the backend must be shared and back all of it.
+    expect(valueAfter(args, '-object')).toContain('memory-backend-file,id=dimm1,size=1024M,mem-path=/dev/shm,share=on');
+    expect(valueAfter(args, '-numa')).toEqual(['node,memdev=dimm1']);
+    expect(valueAfter(args, '-m')[0]).toMatch(/^1024M,slots=2,maxmem=\d+M$/); // the nvdimm keeps its slots
+    expect(valueAfter(args, '-chardev')).toContain('socket,id=char-vfs,path=/t/virtiofs.sock');
+    // On q35's root bus, where QEMU puts it (Kata's driver gives no bus or address either).
+    expect(valueAfter(args, '-device')).toContain('vhost-user-fs-pci,chardev=char-vfs,tag=kataShared,queue-size=1024');
+    // Nothing of it without the option.
+    const plain = qemuArgs({ opts: base, accel: 'tcg', machine: 'q35', channel: { kind: 'none' } });
+    expect(plain).not.toContain('-numa');
+    expect(valueAfter(plain, '-device').some((d) => d.startsWith('vhost-user-fs'))).toBe(false);
+    expect(() => qemuArgs({ opts, accel: 'tcg', machine: 'q35', channel: { kind: 'none' }, imageBytes: 1 })).toThrow(/virtiofsd socket path/);
+    const micro = qemuArgs({ opts: { ...base, virtioFs: opts.virtioFs }, accel: 'tcg', machine: 'microvm', channel: { kind: 'none' }, virtioFsSocketPath: '/t/v.sock' });
+    expect(valueAfter(micro, '-device')).toContain('vhost-user-fs-device,chardev=char-vfs,tag=kataShared,queue-size=1024');
+    expect(() => qemuArgs({ opts: { ...base, virtioFs: { tag: 'a,b', sharedDir: '/s' } }, accel: 'tcg', machine: 'q35', channel: { kind: 'none' }, virtioFsSocketPath: '/t/v.sock' })).toThrow(/tag "a,b"/);
+  });
+
+  it('starts virtiofsd on the socket with Kata\'s options, its namespace sandbox, and no --tag (QEMU 7.2 would crash on it)', () => {
+    expect(virtiofsdArgs({ tag: 'kataShared', sharedDir: '/share' }, '/t/v.sock')).toEqual([
+      '--socket-path=/t/v.sock', '--shared-dir=/share', '--cache=auto', '--sandbox=namespace', '--thread-pool-size=1', '--announce-submounts',
+    ]);
+    const ro = virtiofsdArgs({ tag: 'x', sharedDir: '/share', readonly: true, cache: 'never', extraArgs: ['--xattr'] }, '/t/v.sock');
+    expect(ro).toEqual(['--socket-path=/t/v.sock', '--shared-dir=/share', '--cache=never', '--sandbox=namespace', '--readonly', '--xattr']);
+    expect(ro.some((a) => a.startsWith('--tag'))).toBe(false);
+  });
+
+  it('puts setpriv --pdeathsig KILL before a spawn prefix and again before the command, so both die with us', () => {
+    const pdeathsig = ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'];
+    expect(guardedCommand(['qemu', '-M', 'q35'], [], true)).toEqual([...pdeathsig, 'qemu', '-M', 'q35']);
+    const nsenter = ['nsenter', '--mount=/proc/42/ns/mnt', '--'];
+    expect(guardedCommand(['virtiofsd', '--shared-dir=/s'], nsenter, true)).toEqual([...pdeathsig, ...nsenter, ...pdeathsig, 'virtiofsd', '--shared-dir=/s']);
+    expect(guardedCommand(['qemu'], nsenter, false)).toEqual([...nsenter, 'qemu']);
+  });
+
+  it('reads boot --virtiofs DIR[:TAG] (default tag kataShared)', () => {
+    expect(parseVirtioFs('/srv/share')).toEqual({ tag: 'kataShared', sharedDir: '/srv/share' });
+    expect(parseVirtioFs('/srv/share:myfs')).toEqual({ tag: 'myfs', sharedDir: '/srv/share' });
+    expect(parseVirtioFs('/srv/a:b/share')).toEqual({ tag: 'kataShared', sharedDir: '/srv/a:b/share' });
+    expect(parseVirtioFs('rel/dir').sharedDir).toBe(`${process.cwd()}/rel/dir`);
+    expect(() => parseVirtioFs('/srv/share:')).toThrow(/DIR\[:TAG\]/);
   });
 });

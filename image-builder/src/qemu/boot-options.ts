@@ -33,6 +33,25 @@ export interface NinePShare {
   readonly?: boolean;
 }
 
+/**
+ * A host directory shared over virtio-fs, served by a real virtiofsd (Kata's default shared_fs).
+ * The guest mounts it with `mount -t virtiofs <tag> <dir>`.
+ */
+export interface VirtioFsShare {
+  /** What the guest mounts (Kata's: kataShared). */
+  tag: string;
+  /** Host directory virtiofsd serves (Kata's: /run/kata-containers/shared/sandboxes/<id>/shared). */
+  sharedDir: string;
+  /** virtiofsd --readonly: the guest cannot change anything in it. */
+  readonly?: boolean;
+  /** virtiofsd --cache (default auto, Kata's virtio_fs_cache). */
+  cache?: 'auto' | 'always' | 'never' | 'metadata';
+  /** The argv prefix that starts virtiofsd; default the host's or the staged one (virtiofsdCommand()). */
+  virtiofsd?: string[];
+  /** More virtiofsd options; default Kata's virtio_fs_extra_args (--thread-pool-size=1 --announce-submounts). */
+  extraArgs?: string[];
+}
+
 export interface BootOptions {
   /**
    * vmlinux (PVH entry, what Kata ships for QEMU) or bzImage. Prefer vmlinux under TCG: the
@@ -75,6 +94,26 @@ export interface BootOptions {
   extraCmdline?: string[];
   disks?: ExtraDisk[];
   shares?: NinePShare[];
+  /**
+   * One virtio-fs share: virtiofsd is started first (its socket in the boot's temp dir), the
+   * guest's RAM becomes shared memory (file-backed in /dev/shm, share=on, as Kata does) and QEMU
+   * gets a vhost-user-fs device with the tag. virtiofsd ends with the VM.
+   */
+  virtioFs?: VirtioFsShare;
+  /**
+   * argv put in front of both the QEMU and the virtiofsd command, e.g.
+   * ['nsenter', '--mount=/proc/<pid>/ns/mnt', '--'] to run the VM in another process's mount
+   * namespace. Both still die with this process: setpriv --pdeathsig KILL runs before the prefix
+   * and again right before the command (a prefix that forks, such as nsenter --pid, then still
+   * passes our death on). setpriv must exist wherever the prefix takes the command.
+   */
+  spawnPrefix?: string[];
+  /**
+   * Where the boot's sockets go (agent.sock, qmp.sock, virtiofs.sock). Default a fresh temp dir,
+   * removed when the VM ends; a given one is created if missing and kept (only our sockets in it
+   * are removed), so a caller can name the agent socket before the boot.
+   */
+  socketDir?: string;
   /** Also write the console to this file. */
   consoleLog?: string;
   /** Copy console lines to this stream as they arrive (e.g. process.stdout for a dev boot). */

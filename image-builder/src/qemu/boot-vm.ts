@@ -1,17 +1,22 @@
 // Starts QEMU for a dev boot and hands back a handle: console lines, the agent channel, the exit.
 // QEMU never outlives us: it runs under `setpriv --pdeathsig KILL` (the kernel kills it if this
 // process dies, even by SIGKILL) and every live VM is killed on process exit, stop() or timeout.
+// A virtio-fs share's virtiofsd starts before QEMU and is ended and reaped before `exited`
+// resolves, however the VM ended.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveAccel } from './accel';
 import type { Accel, BootOptions } from './boot-options';
 import { ConsoleLines } from './console-log';
+import { guardedCommand } from './guarded-command';
 import { hostTscKhz } from './host-tsc';
 import { qemuArgs, type ResolvedBoot } from './qemu-args';
 import { QmpMonitor } from './qmp';
+import { startVirtiofsd, type VirtiofsdDaemon, type VirtiofsdExit } from './virtiofsd-daemon';
+import { virtiofsdCommand } from '../virtiofsd/provision';
 
 export interface VmExit {
   /** QEMU's exit code (0 after a guest power-off, or a reboot/panic with -no-reboot). */
@@ -34,6 +39,8 @@ export interface VmExit {
   guestStatus?: number;
   /** Wall time from spawn to exit. */
   wallMs: number;
+  /** How virtiofsd ended (BootOptions.virtioFs): it is gone by the time `exited` resolves. */
+  virtiofsd?: VirtiofsdExit;
 }
 
 export interface VmHandle {
@@ -42,6 +49,8 @@ export interface VmHandle {
   machine: 'microvm' | 'q35';
   /** The full QEMU command, for logs and reproducing by hand. */
   command: string[];
+  /** virtiofsd's pid and full command, when BootOptions.virtioFs is set. */
+  virtiofsd?: { pid: number; command: string[]; socketPath: string; log(): string };
   /** Console lines so far (grows while the guest runs). */
   consoleLines: string[];
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
@@ -71,6 +80,11 @@ const SHUTDOWN_LINES: ReadonlyArray<[RegExp, NonNullable<VmExit['shutdown']>]> =
   [/reboot: Restarting system/, 'restart'],
   [/reboot: System halted/, 'halt'],
 ];
+
+/** How long virtiofsd gets to end by itself after QEMU (its frontend) is gone. */
+const VIRTIOFSD_GRACE_MS = 2000;
+/** What a boot puts in its socket directory. */
+const BOOT_SOCKETS = ['agent.sock', 'qmp.sock', 'virtiofs.sock'];
 
 const liveVms = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -108,16 +122,37 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
   if (nvdimm && machine !== 'q35') throw new Error('boot VM: nvdimm needs the q35 machine (ACPI NFIT)');
 
   const accel = opts.accel === 'kvm' || opts.accel === 'tcg' ? opts.accel : await resolveAccel(opts.kernel, qemu);
-  const socketDir = await mkdtemp(join(tmpdir(), 'kata-vm-'));
+  const socketDir = opts.socketDir ?? (await mkdtemp(join(tmpdir(), 'kata-vm-')));
+  if (opts.socketDir) await mkdir(opts.socketDir, { recursive: true, mode: 0o700 });
+  const cleanSocketDir = (): Promise<unknown> =>
+    opts.socketDir
+      ? Promise.all(BOOT_SOCKETS.map((name) => rm(join(socketDir, name), { force: true })))
+      : rm(socketDir, { recursive: true, force: true });
+  // Sockets a previous boot in the same directory left would make binding them fail.
+  if (opts.socketDir) await cleanSocketDir();
   const channel = chooseChannel(opts, socketDir);
-  const monitor = opts.qmp ? await QmpMonitor.listen(join(socketDir, 'qmp.sock')) : undefined;
-  const args = qemuArgs({
-    opts, accel, machine, channel, imageBytes,
-    qmpSocketPath: opts.qmp ? join(socketDir, 'qmp.sock') : undefined,
-    hostTscKhz: machine === 'microvm' && accel === 'tcg' ? await hostTscKhz() : undefined,
-  });
-  const useSetpriv = existsSync('/usr/bin/setpriv');
-  const command = useSetpriv ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', qemu, ...args] : [qemu, ...args];
+  const virtioFsSocketPath = opts.virtioFs ? join(socketDir, 'virtiofs.sock') : undefined;
+  let args: string[];
+  let monitor: QmpMonitor | undefined;
+  let virtiofsd: VirtiofsdDaemon | undefined;
+  try {
+    args = qemuArgs({
+      opts, accel, machine, channel, imageBytes,
+      qmpSocketPath: opts.qmp ? join(socketDir, 'qmp.sock') : undefined,
+      hostTscKhz: machine === 'microvm' && accel === 'tcg' ? await hostTscKhz() : undefined,
+      virtioFsSocketPath,
+    });
+    monitor = opts.qmp ? await QmpMonitor.listen(join(socketDir, 'qmp.sock')) : undefined;
+    if (opts.virtioFs) {
+      // QEMU connects to the socket at start and fails if nobody listens: virtiofsd first.
+      virtiofsd = await startVirtiofsd({ virtiofsd: opts.virtioFs.virtiofsd ?? (await virtiofsdCommand()), share: opts.virtioFs, socketPath: virtioFsSocketPath!, spawnPrefix: opts.spawnPrefix });
+    }
+  } catch (err) {
+    monitor?.close();
+    await cleanSocketDir();
+    throw err;
+  }
+  const command = guardedCommand([qemu, ...args], opts.spawnPrefix);
 
   const started = Date.now();
   const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -148,7 +183,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     child.on('error', (err) => {
       liveVms.delete(child);
       monitor?.close();
-      reject(new Error(`boot VM: start ${qemu}: ${err.message}`));
+      void (virtiofsd?.stop() ?? Promise.resolve()).then(() => reject(new Error(`boot VM: start ${qemu}: ${err.message}`)));
     });
     child.on('close', (code, signal) => {
       liveVms.delete(child);
@@ -161,7 +196,13 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
       void (async () => {
         await consoleLog.close();
         monitor?.close();
-        await rm(socketDir, { recursive: true, force: true });
+        // Once QEMU is gone virtiofsd sees its frontend leave and ends by itself; stop() gives
+        // it a moment to, then makes sure, and waits until it is reaped.
+        const virtiofsdExit = await virtiofsd?.stop(VIRTIOFSD_GRACE_MS);
+        if (virtiofsd && setupError) {
+          setupError = new Error(`${setupError.message}\nvirtiofsd said: ${virtiofsd.log().trim()}`);
+        }
+        await cleanSocketDir();
         const status = consoleLog.find(opts.exitStatusPattern ?? DEFAULT_EXIT_STATUS);
         const exit: VmExit = {
           code,
@@ -171,6 +212,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
           stopped,
           wallMs: Date.now() - started,
         };
+        if (virtiofsdExit) exit.virtiofsd = virtiofsdExit;
         if (status?.[1] !== undefined) exit.guestStatus = Number.parseInt(status[1], 10);
         const shutdown = SHUTDOWN_LINES.find(([pattern]) => consoleLog.find(pattern) !== undefined);
         if (shutdown && !exit.panicked) exit.shutdown = shutdown[1];
@@ -201,6 +243,7 @@ export async function bootVm(opts: BootOptions): Promise<VmHandle> {
     accel,
     machine,
     command,
+    virtiofsd: virtiofsd && { pid: virtiofsd.pid, command: virtiofsd.command, socketPath: virtiofsd.socketPath, log: virtiofsd.log },
     consoleLines: consoleLog.lines,
     waitForConsole: async (pattern, timeoutMs) => {
       try {

@@ -2,15 +2,19 @@
 // goes to the terminal (or a file); the exit code is the guest's printed status, else QEMU's.
 import { parseArgs } from 'node:util';
 import { ensureKernel } from '../kernel/build-kernel';
-import type { BootMedia, BootOptions, ExtraDisk, NinePShare } from './boot-options';
+import path from 'node:path';
+import type { BootMedia, BootOptions, ExtraDisk, NinePShare, VirtioFsShare } from './boot-options';
 import { bootVm } from './boot-vm';
 
 const USAGE = `usage: image-builder boot (--initrd FILE | --image FILE [--attach nvdimm|virtio-blk] [--no-dax])
     [--kernel FILE] [--machine microvm|q35] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N]
     [--console serial|hvc] [--agent-channel auto|vsock|serial|none] [--init PATH] [--append ARGS]
-    [--disk FILE[:ro][@PCIPATH]]... [--share TAG=DIR[:ro]]... [--console-log FILE] [--timeout SECONDS] [--quiet]
+    [--disk FILE[:ro][@PCIPATH]]... [--share TAG=DIR[:ro]]... [--virtiofs DIR[:TAG]]
+    [--console-log FILE] [--timeout SECONDS] [--quiet]
   Without --kernel, builds or reuses the cached kernel from kernel-config/ and boots its vmlinux
-  (PVH entry; under TCG the bzImage decompressor alone costs seconds).`;
+  (PVH entry; under TCG the bzImage decompressor alone costs seconds).
+  --virtiofs shares DIR over virtio-fs under TAG (default kataShared, Kata's), served by a real
+  virtiofsd (the host's, else Debian trixie's, staged and cached; see image-builder virtiofsd).`;
 
 function parseDisk(spec: string): ExtraDisk {
   // FILE[:ro][@PCIPATH]
@@ -27,6 +31,16 @@ function parseShare(spec: string): NinePShare {
   const eq = body.indexOf('=');
   if (eq <= 0) throw new Error(`--share wants TAG=DIR, got ${spec}`);
   return { tag: body.slice(0, eq), path: body.slice(eq + 1), readonly };
+}
+
+/** DIR[:TAG]; a last ":" part without a "/" is the tag. */
+export function parseVirtioFs(spec: string): VirtioFsShare {
+  const colon = spec.lastIndexOf(':');
+  const tagGiven = colon > 0 && !spec.slice(colon + 1).includes('/');
+  const dir = tagGiven ? spec.slice(0, colon) : spec;
+  const tag = tagGiven ? spec.slice(colon + 1) : 'kataShared';
+  if (!dir || !tag) throw new Error(`--virtiofs wants DIR[:TAG], got ${spec}`);
+  return { tag, sharedDir: path.resolve(dir) };
 }
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
@@ -57,6 +71,7 @@ export async function bootMain(argv: string[]): Promise<number> {
         append: { type: 'string' },
         disk: { type: 'string', multiple: true },
         share: { type: 'string', multiple: true },
+        virtiofs: { type: 'string' },
         'console-log': { type: 'string' },
         timeout: { type: 'string' },
         quiet: { type: 'boolean', default: false },
@@ -98,6 +113,7 @@ export async function bootMain(argv: string[]): Promise<number> {
       extraCmdline: values.append ? values.append.split(/\s+/).filter(Boolean) : undefined,
       disks: (values.disk ?? []).map(parseDisk),
       shares: (values.share ?? []).map(parseShare),
+      virtioFs: values.virtiofs !== undefined ? parseVirtioFs(values.virtiofs) : undefined,
       consoleLog: values['console-log'],
       echoConsole: values['console-log'] ? undefined : process.stdout,
       timeoutMs: values.timeout ? positive('--timeout', values.timeout)! * 1000 : undefined,
@@ -114,6 +130,7 @@ export async function bootMain(argv: string[]): Promise<number> {
     process.stderr.write(`[boot] ${vm.machine} ${vm.accel} pid ${vm.pid}`);
     if (vm.agentSocketPath) process.stderr.write(`, agent channel: unix socket ${vm.agentSocketPath}`);
     if (vm.vsockCid !== undefined) process.stderr.write(`, agent channel: vsock cid ${vm.vsockCid}`);
+    if (vm.virtiofsd) process.stderr.write(`, virtio-fs ${opts.virtioFs!.sharedDir} as ${opts.virtioFs!.tag} (virtiofsd pid ${vm.virtiofsd.pid})`);
     process.stderr.write('\n');
     const interrupt = (): void => void vm.stop();
     process.once('SIGINT', interrupt);

@@ -1,5 +1,8 @@
 export { bootVm, type VmExit, type VmHandle } from './boot-vm';
-export type { Accel, BootMedia, BootOptions, ExtraDisk, NinePShare } from './boot-options';
+export type { Accel, BootMedia, BootOptions, ExtraDisk, NinePShare, VirtioFsShare } from './boot-options';
+export { guardedCommand } from './guarded-command';
+export { virtiofsdArgs, vhostUserFsArgs } from './virtio-fs';
+export type { VirtiofsdExit } from './virtiofsd-daemon';
 export { resolveAccel } from './accel';
 export { qemuArgs, AGENT_PORT_NAME } from './qemu-args';
 export { kernelCmdline, KATA_BASE_CMDLINE } from './kernel-cmdline';

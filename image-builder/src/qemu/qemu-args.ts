@@ -4,6 +4,7 @@ import type { Accel, BootOptions } from './boot-options';
 import { diskPciProperties, pciBridgeArgs } from './disk-pci';
 import { kernelCmdline } from './kernel-cmdline';
 import { qemuQmpArgs } from './qmp';
+import { vhostUserFsArgs } from './virtio-fs';
 
 export interface ResolvedBoot {
   opts: BootOptions;
@@ -16,6 +17,8 @@ export interface ResolvedBoot {
   qmpSocketPath?: string;
   /** The host's TSC rate (see host-tsc.ts): lets microvm under TCG keep ACPI, hence power-off. */
   hostTscKhz?: number;
+  /** virtiofsd's vhost-user socket, when opts.virtioFs is set. */
+  virtioFsSocketPath?: string;
 }
 
 /** The virtio-serial port name Kata's runtime uses for the agent when there is no vsock. */
@@ -123,6 +126,11 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
       `${virtio('virtio-9p')},fsdev=fs${i},mount_tag=${share.tag}`,
     );
   });
+
+  if (opts.virtioFs) {
+    if (!boot.virtioFsSocketPath) throw new Error('qemu args: virtioFs needs the virtiofsd socket path');
+    args.push(...vhostUserFsArgs(opts.virtioFs, boot.virtioFsSocketPath, machine, memory));
+  }
 
   args.push(
     '-append',
