@@ -2,7 +2,7 @@
 // The agent bundle needs nothing from node_modules at run time except native addons,
 // which are copied beside it (dist/native/).
 import { build } from 'esbuild';
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NODE_BUNDLE } from './esbuild-options.mjs';
 
@@ -59,6 +59,9 @@ mkdirSync('dist', { recursive: true });
 for (const e of entries) {
   if (!existsSync(e.in)) continue;
   await build({ ...common, entryPoints: [e.in], outfile: e.out });
+  // Programs (`#!/usr/bin/env node`, NODE_BUNDLE's banner): dist/agent-ctl.js and
+  // dist/image-builder.js are package.json's `bin` commands.
+  chmodSync(e.out, 0o755);
 }
 await build({ ...snapshotBuild, entryPoints: ['agent/src/main.ts'], outfile: 'dist/agent-snapshot.cjs' });
 await build({ ...common, format: 'cjs', banner: {}, minifyWhitespace: true, minifySyntax: true, entryPoints: ['@grpc/grpc-js'], outfile: 'dist/grpc-js.cjs' });
