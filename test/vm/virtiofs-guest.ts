@@ -3,14 +3,17 @@
 // Kata 3.19.1 runtime's own CreateSandbox/CreateContainer requests for virtio-fs adapted only in
 // what a busybox run needs, reading a process's output to its end, and waiting for a process
 // that is not our child to be gone.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { AgentClient } from '../../agent/src/client/agent-client';
 import { native } from '../../agent/src/native/addon';
 import { FdWatch } from '../../agent/src/native/fd-watch';
 import { SHARED_CONTAINERS } from '../../agent/src/paths';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
+import { guardedCommand } from '../../image-builder/src/qemu/guarded-command';
 import { ensureVirtiofsd, type VirtiofsdInstall } from '../../image-builder/src/virtiofsd';
 import { kataFixture } from '../fixtures';
 import { makeBusyboxRootfs } from '../helpers/container-rootfs';
@@ -66,13 +69,16 @@ export function jsonDiffPaths(a: unknown, b: unknown, at = ''): string[] {
  * (/run/kata-containers/shared/sandboxes/<sid>/shared): the container's rootfs at <cid>/rootfs,
  * and the files its spec bind-mounts from the share (hosts, hostname, resolv.conf,
  * termination-log, named <cid>-<random>-<name>). /tmp is world-writable so the container's uid
- * 101 can write through the share.
+ * 101 can write through the share. With `rootfsElsewhere`, the rootfs is made there and
+ * <cid>/rootfs left empty, for a bind mount (as the shim makes one in its mount namespace).
  */
-export function makeKataShare(dir: string, containerRequest: Json, sandboxRequest: Json): string {
+export function makeKataShare(dir: string, containerRequest: Json, sandboxRequest: Json, opts: { rootfsElsewhere?: string; origin?: string } = {}): string {
   const share = join(dir, 'shared');
   const containerId = containerRequest.container_id as string;
-  const rootfs = makeBusyboxRootfs(join(share, containerId, 'rootfs'));
-  writeFileSync(join(rootfs, 'etc/rootfs-origin'), `${VIRTIOFS_ORIGIN}\n`);
+  const mountPoint = join(share, containerId, 'rootfs');
+  mkdirSync(mountPoint, { recursive: true });
+  const rootfs = makeBusyboxRootfs(opts.rootfsElsewhere ?? mountPoint);
+  writeFileSync(join(rootfs, 'etc/rootfs-origin'), `${opts.origin ?? VIRTIOFS_ORIGIN}\n`);
   chmodSync(join(rootfs, 'tmp'), 0o1777);
   const hostname = containerRequest.OCI.Hostname as string;
   const contents: Record<string, string> = {
@@ -158,4 +164,26 @@ export async function provisionVirtiofsd(): Promise<VirtiofsdInstall | string> {
   } catch (err) {
     return `virtiofsd cannot be had: ${(err as Error).message}`;
   }
+}
+
+export interface MountNamespaceHolder {
+  pid: number;
+  /** spawnPrefix that runs a command in the holder's mount namespace. */
+  prefix: string[];
+  kill(): void;
+}
+
+/**
+ * A process in a mount namespace of its own that first runs `setup` there (sh -c, with `args` as
+ * $1...), e.g. the bind mounts a Kata shim makes in its namespace, then stays. Dies with us.
+ */
+export async function startMountNamespaceHolder(setup: string, args: string[]): Promise<MountNamespaceHolder> {
+  const [cmd, ...rest] = guardedCommand(['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', `${setup} && echo ready && exec sleep 1000000`, 'sh', ...args]);
+  const holder = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: holder.stdout! }).once('line', (l) => (l === 'ready' ? resolve() : reject(new Error(`mount namespace holder said ${l}`))));
+    holder.once('exit', (code) => reject(new Error(`mount namespace holder exited ${code} before it was ready`)));
+  });
+  const pid = holder.pid!;
+  return { pid, prefix: ['nsenter', `--mount=/proc/${pid}/ns/mnt`, '--'], kill: () => holder.kill('SIGKILL') };
 }

@@ -3,18 +3,17 @@
 // once started, stop() ends every process of it, a spawnPrefix puts it in another process's
 // mount namespace, and it dies with the process that started it even then.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardedCommand } from '../../image-builder/src/qemu/guarded-command';
 import { startVirtiofsd } from '../../image-builder/src/qemu/virtiofsd-daemon';
 import { debianArchiveUri, parseDeb822Sources, parseOneLineSources, parseVirtiofsdVersion, stagedCommand } from '../../image-builder/src/virtiofsd';
 import { bundleForNode } from '../helpers/bundle-for-node';
-import { processGone, processesMentioning, provisionVirtiofsd } from './virtiofs-guest';
+import { type MountNamespaceHolder, processGone, processesMentioning, provisionVirtiofsd, startMountNamespaceHolder } from './virtiofs-guest';
 
 // This machine's own deb822 file, comments and all.
 const DEBIAN_SOURCES = `Types: deb
@@ -81,6 +80,8 @@ describe.skipIf(missing !== undefined && !IN_CI)('the virtiofsd daemon', () => {
     mkdirSync(sharedDir);
     const socketPath = join(dir, 'plain.sock');
     const daemon = await startVirtiofsd({ virtiofsd: command, share: { tag: 'kataShared', sharedDir }, socketPath });
+    expect(processesMentioning(socketPath)).toHaveLength(2);
+    // (A frontend that connects and leaves makes virtiofsd end by itself, as after QEMU.)
     await new Promise<void>((resolve, reject) => {
       const s = connect(socketPath, () => {
         s.destroy();
@@ -88,39 +89,34 @@ describe.skipIf(missing !== undefined && !IN_CI)('the virtiofsd daemon', () => {
       });
       s.on('error', reject);
     });
-    expect(processesMentioning(socketPath).length).toBe(2);
     await daemon.stop();
     expect(processesMentioning(socketPath)).toEqual([]);
   });
 
   describe('with a spawnPrefix into another mount namespace', () => {
-    let holder: ReturnType<typeof spawn>;
+    let holder: MountNamespaceHolder;
     let sharedDir: string;
     let prefix: string[];
     beforeAll(async () => {
       sharedDir = join(dir, 'ns-only');
       mkdirSync(sharedDir);
-      // A process in a mount namespace of its own with a tmpfs on sharedDir that only it sees,
-      // as a Kata shim's bind mounts of container rootfs are seen only in the shim's namespace.
-      const [cmd, ...args] = guardedCommand(['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', `mount -t tmpfs ns-only "$1" && echo ready && exec sleep 1000000`, 'sh', sharedDir]);
-      holder = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      const lines = createInterface({ input: holder.stdout! });
-      await new Promise<void>((resolve, reject) => {
-        lines.once('line', (l) => (l === 'ready' ? resolve() : reject(new Error(`namespace holder said ${l}`))));
-        holder.once('exit', (code) => reject(new Error(`namespace holder exited ${code}`)));
-      });
-      prefix = ['nsenter', `--mount=/proc/${holder.pid}/ns/mnt`, '--'];
+      // A tmpfs on sharedDir that only the holder's namespace sees, as a Kata shim's bind mounts
+      // of container rootfs are seen only in the shim's namespace.
+      holder = await startMountNamespaceHolder('mount -t tmpfs ns-only "$1" && echo only-there > "$1/marker"', [sharedDir]);
+      prefix = holder.prefix;
     });
     afterAll(() => {
-      holder?.kill('SIGKILL');
+      holder?.kill();
     });
 
     it('runs virtiofsd in that namespace', async () => {
       const socketPath = join(dir, 'ns.sock');
       const daemon = await startVirtiofsd({ virtiofsd: command, share: { tag: 'kataShared', sharedDir }, socketPath, spawnPrefix: prefix });
       try {
-        expect(readlinkSync(`/proc/${daemon.pid}/ns/mnt`)).toBe(readlinkSync(`/proc/${holder.pid}/ns/mnt`));
-        expect(readlinkSync(`/proc/${daemon.pid}/ns/mnt`)).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+        // Its sandbox made a mount namespace of its own from the holder's, with the shared
+        // directory as its root: that root is the holder's tmpfs, where we see an empty directory.
+        expect(readFileSync(`/proc/${daemon.pid}/root/marker`, 'utf8')).toBe('only-there\n');
+        expect(readdirSync(sharedDir)).toEqual([]);
         const pdeathsig = ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'];
         expect(daemon.command.slice(0, 11)).toEqual([...pdeathsig, ...prefix, ...pdeathsig]);
       } finally {
@@ -138,11 +134,13 @@ describe.skipIf(missing !== undefined && !IN_CI)('the virtiofsd daemon', () => {
         child.once('exit', (code) => reject(new Error(`starter exited ${code}`)));
       });
       const { pid } = JSON.parse(first) as { pid: number };
-      expect(processesMentioning(socketPath)).toContain(pid);
+      const all = processesMentioning(socketPath).filter((p) => p !== child.pid); // its argv names the socket too
+      expect(all).toContain(pid);
+      expect(all).toHaveLength(2); // and its namespace sandbox's process
       child.kill('SIGKILL');
       // The kernel's parent-death signal does it; without it this waits until the test times out.
-      await processGone(pid);
-      expect(processesMentioning(socketPath)).toEqual([]);
+      await Promise.all(all.map(processGone));
+      expect(processesMentioning(socketPath).filter((p) => p !== child.pid)).toEqual([]);
     }, 30_000);
   });
 });

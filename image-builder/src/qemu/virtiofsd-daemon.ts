@@ -3,8 +3,7 @@
 // (its namespace sandbox forks a second process, and a signal to the group reaches both), and
 // every live one is killed on process exit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { VirtioFsShare } from './boot-options';
 import { guardedCommand } from './guarded-command';
 import { virtiofsdArgs } from './virtio-fs';
@@ -40,7 +39,9 @@ export interface VirtiofsdStart {
   readyTimeoutMs?: number;
 }
 
-// virtiofsd 1.x prints this once it listens on the socket and has entered its sandbox.
+// virtiofsd 1.x prints this (at its default log level, info) once it listens on the socket and
+// has entered its sandbox. The socket file appears earlier, before the sandbox, which can still
+// fail: the line is the better sign that QEMU will be served.
 const LISTENING = /Waiting for vhost-user socket connection/;
 const STOP_GRACE_MS = 3000;
 const LOG_LIMIT = 64 * 1024;
@@ -65,7 +66,7 @@ function killAllOnExit(): void {
   });
 }
 
-/** Starts virtiofsd and resolves once its socket takes connections. */
+/** Starts virtiofsd and resolves once it listens on its socket, inside its sandbox. */
 export async function startVirtiofsd(o: VirtiofsdStart): Promise<VirtiofsdDaemon> {
   if (!existsSync(o.share.sharedDir)) throw new Error(`virtiofsd: shared dir ${o.share.sharedDir} does not exist`);
   const command = guardedCommand([...o.virtiofsd, ...virtiofsdArgs(o.share, o.socketPath)], o.spawnPrefix);
@@ -91,21 +92,14 @@ export async function startVirtiofsd(o: VirtiofsdStart): Promise<VirtiofsdDaemon
   });
   spawnError.catch(() => {});
 
-  let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     const timeoutMs = o.readyTimeoutMs ?? 15_000;
-    timer = setTimeout(() => reject(new Error(`virtiofsd: no socket at ${o.socketPath} after ${timeoutMs} ms; it said: ${stderr.trim() || '(nothing)'}`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`virtiofsd: not listening on ${o.socketPath} after ${timeoutMs} ms (no "Waiting for vhost-user socket connection" on its stderr); it said: ${stderr.trim() || '(nothing)'}`)), timeoutMs);
     child.stderr!.on('data', (chunk: Buffer) => {
       if (stderr.length < LOG_LIMIT) stderr += chunk.toString('utf8');
       if (LISTENING.test(stderr)) resolve();
     });
-    // The socket appearing is enough too (it is bound and listening at once), should a
-    // virtiofsd print nothing at this log level.
-    watcher = watch(dirname(o.socketPath), (_event, name) => {
-      if (name === basename(o.socketPath) && existsSync(o.socketPath)) resolve();
-    });
-    if (existsSync(o.socketPath)) resolve();
     void exited.then(({ code, signal }) =>
       reject(new Error(`virtiofsd exited (${signal ?? `code ${code}`}) before listening on ${o.socketPath}: ${stderr.trim() || '(no output)'}\ncommand: ${command.join(' ')}`)),
     );
@@ -136,7 +130,6 @@ export async function startVirtiofsd(o: VirtiofsdStart): Promise<VirtiofsdDaemon
     throw err;
   } finally {
     clearTimeout(timer);
-    watcher?.close();
   }
   return { pid: child.pid ?? -1, command, socketPath: o.socketPath, exited, log: () => stderr, stop };
 }
