@@ -5,7 +5,7 @@ import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
 import { serveDebugConsole, startConsoleShell } from './debug/console';
 import { consoleSink, fdSink, stderrLogSink } from './init/console';
-import { cgroupControllersOnce, guardAgainstExit, handleSignals, isInitProcess, setupSystem, startReaper } from './init/pid1';
+import { cgroupControllersOnce, guardAgainstExit, handleSignals, holdUntilPowerOff, isInitProcess, setupSystem, startReaper } from './init/pid1';
 import { Shutdown } from './init/shutdown';
 import { Logger, stderrSink } from './log/logger';
 import { GuestNetwork } from './network/network';
@@ -171,8 +171,16 @@ async function main(): Promise<void> {
 }
 
 function runMain(): void {
+  // As PID 1, before any step that can fail: from here on only the power-off ends this process.
+  const initLog = isInitProcess() ? Logger.create('info', [fdSink(2)]) : undefined;
+  if (initLog) holdUntilPowerOff(initLog);
   main().catch((err: unknown) => {
     const msg = err instanceof Error ? err.message : String(err);
+    if (initLog) {
+      // A failure before main's own guard (arguments, early mounts): say why and power off.
+      initLog.critical('agent failed to start', { error: err });
+      return void new Shutdown(initLog, true).run(`start failed: ${msg}`);
+    }
     process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level: 'critical', msg: `agent failed to start: ${msg}`, name: 'kata-agent' }) + '\n');
     process.exitCode = 1;
   });

@@ -28,14 +28,19 @@ export async function buildAgentImage(dir: string): Promise<string> {
 export interface AgentBootOptions extends Partial<Omit<BootOptions, 'kernel' | 'media'>> {
   /** Default 60 s: a TCG boot of the image with Node's first start. */
   readyTimeoutMs?: number;
+  /** agent.server_addr instead of AGENT_SERVER_ADDR's (e.g. one listener alone). */
+  serverAddr?: string;
+  /** Default true. The shell is a child of the agent: it holds PID 1's event loop while it runs. */
+  debugConsole?: boolean;
 }
 
 /**
- * Boots with the agent as PID 1 and the debug console on; resolves once the agent is ready.
+ * Boots with the agent as PID 1 and (unless debugConsole: false) the debug console on; resolves
+ * once the agent is ready.
  * `media` is a DAX image path, or any boot media (an initrd).
  */
 export async function bootAgent(kernel: KernelArtifacts, media: string | BootMedia, opts: AgentBootOptions = {}): Promise<VmHandle> {
-  const { readyTimeoutMs = 60_000, extraCmdline = [], ...rest } = opts;
+  const { readyTimeoutMs = 60_000, extraCmdline = [], serverAddr, debugConsole = true, ...rest } = opts;
   const vm = await bootVm({
     kernel: kernel.vmlinux,
     media: typeof media === 'string' ? { kind: 'image', image: media, attach: 'nvdimm' } : media,
@@ -43,7 +48,11 @@ export async function bootAgent(kernel: KernelArtifacts, media: string | BootMed
     agentChannel: 'serial',
     timeoutMs: 120_000,
     ...rest,
-    extraCmdline: [AGENT_SERVER_ADDR, 'agent.debug_console', ...extraCmdline],
+    extraCmdline: [
+      serverAddr === undefined ? AGENT_SERVER_ADDR : `agent.server_addr=${serverAddr}`,
+      ...(debugConsole ? ['agent.debug_console'] : []),
+      ...extraCmdline,
+    ],
   });
   try {
     await vm.waitForConsole(AGENT_READY, readyTimeoutMs);

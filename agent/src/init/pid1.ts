@@ -1,6 +1,7 @@
 // The duties of a guest init, done when the agent is PID 1 (and skipped when it runs under
 // another init, as in tests): re-rooting an initramfs, early mounts, a hostname, cgroup
-// controllers (after ready), orphan reaping, signals, and never exiting on an error.
+// controllers (after ready), orphan reaping, signals, and never exiting: not on an error, and
+// not because Node's event loop ran out of work.
 import type { Logger } from '../log/logger';
 import { OrphanReaper, sethostname } from '../native';
 import { enableCgroupControllers, mountEarlyFilesystems } from './mounts';
@@ -8,6 +9,9 @@ import { rerootInitramfs } from './reroot';
 import type { Shutdown } from './shutdown';
 
 export const DEFAULT_HOSTNAME = 'localhost';
+
+/** The longest timer Node takes; the hold does nothing when it fires. */
+const HOLD_LOOP_MS = 2 ** 31 - 1;
 
 export function isInitProcess(): boolean {
   return process.pid === 1;
@@ -62,4 +66,18 @@ export function handleSignals(log: Logger, shutdown: Shutdown): void {
 export function guardAgainstExit(log: Logger): void {
   process.on('uncaughtException', (err) => log.critical('uncaught exception', { error: err }));
   process.on('unhandledRejection', (err) => log.critical('unhandled rejection', { error: err }));
+}
+
+/**
+ * Keeps PID 1 running until the machine powers off. Node ends a process once nothing holds its
+ * event loop (a ref'd handle, timer or request), and PID 1 ending panics the kernel ("Attempted
+ * to kill init!"). Whether anything else holds it depends on what the agent is doing (a listener
+ * waiting for a host, every listener closed on the way down), so PID 1 holds the loop itself,
+ * from its first step on, and never lets go: it leaves only by reboot(2), which Shutdown.run
+ * calls and which does not return. An exit that happens anyway (a process.exit somewhere) is
+ * logged, the console's last line before the panic.
+ */
+export function holdUntilPowerOff(log: Logger): void {
+  setInterval(() => undefined, HOLD_LOOP_MS);
+  process.on('exit', (code) => log.critical('PID 1 is exiting: the kernel will panic', { code }));
 }

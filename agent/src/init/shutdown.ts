@@ -45,9 +45,14 @@ export class Shutdown {
       this.log.error('sync failed', { error: err });
     }
     if (this.isInit) {
+      // The only way PID 1 leaves (see holdUntilPowerOff): reboot(2), which does not return.
       this.log.info('powering off');
-      reboot('power-off');
-      // reboot(2) does not return on success; if it did, stay alive rather than panic the kernel.
+      try {
+        reboot('power-off');
+      } catch (err) {
+        this.log.critical('power-off failed: PID 1 stays up', { error: err });
+      }
+      // Had it returned, or failed: PID 1 stays (its hold keeps the event loop) rather than panic the kernel.
       return new Promise<never>(() => undefined);
     }
     process.exit(0);

@@ -10,11 +10,18 @@
 // Between hosts the port polls readable with POLLHUP, so waiting on poll would spin. The driver
 // sends SIGIO when the host opens or closes its end (with O_ASYNC set), so the agent sleeps until
 // then. Where fcntl refuses O_ASYNC, the port is checked on a backing-off timer instead.
+//
+// Node's SIGIO handle does not hold the event loop (signal handles are unref'd), and between
+// hosts no stream is open: so the listener holds the loop itself, from open to close, as a
+// listening socket does. Without it an agent whose only listener is this port would end (exit 0)
+// while waiting for its first host: as PID 1, a kernel panic.
 import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { ConnectionHandler, Listener } from './listen';
 
 const RECHECK_FIRST_MS = 100;
 const RECHECK_MAX_MS = 2000;
+/** The longest timer Node takes; the hold does nothing when it fires. */
+const HOLD_LOOP_MS = 2 ** 31 - 1;
 
 /**
  * /dev/virtio-ports/NAME is a udev symlink; a guest without udev has only /dev/vportNpM, whose
@@ -102,11 +109,13 @@ export async function serveSerialPort(requested: string, text: string, onConnect
     if (waiting && !closed && hostPresent()) serve();
   };
   process.on('SIGIO', onSigio);
+  const holdLoop = setInterval(() => undefined, HOLD_LOOP_MS);
   waitForHost();
   return {
     address: text,
     close: async () => {
       closed = true;
+      clearInterval(holdLoop);
       process.off('SIGIO', onSigio);
       if (timer) clearTimeout(timer);
       current?.destroy();
