@@ -80,8 +80,8 @@ describe.skipIf(missing !== undefined && !IN_CI)('a Kata virtio-fs pod in a gues
     });
     client = await AgentClient.connect(`serial://${vm.agentSocketPath}`, { timeoutMs: 20_000 });
     process.stderr.write(
-      `[container-virtiofs] virtiofsd ${install.version} (${install.source}); image built in ${seconds(started)} s in all, ` +
-        `boot to agent ready ${((Date.now() - booting) / 1000).toFixed(1)} s\n`,
+      `[container-virtiofs] virtiofsd ${install.version} (${install.source}); images built in ${((booting - started) / 1000).toFixed(1)} s, ` +
+        `boot (virtiofsd, QEMU) to agent ready ${seconds(booting)} s\n`,
     );
   }, KERNEL_BUILD_TIMEOUT_MS);
 
@@ -89,7 +89,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('a Kata virtio-fs pod in a gues
     client?.close();
     await vm?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
-    process.stderr.write(`[container-virtiofs] whole file ${seconds(started)} s\n`);
+    process.stderr.write(`[container-virtiofs] virtio-fs pod, images to power-off: ${seconds(started)} s\n`);
   });
 
   it('sends the runtime\'s requests changed only in ids, the process args and the seccomp profile', () => {
@@ -168,9 +168,11 @@ describe.skipIf(missing !== undefined && !IN_CI)('the same pod with QEMU and vir
   let client: AgentClient;
   const sandboxRequest = virtiofsSandboxRequest();
   const containerRequest = virtiofsContainerRequest(['sh', '-c', 'cat /etc/rootfs-origin; exit 3']);
+  let started = 0;
 
   beforeAll(async () => {
     if (missing) throw new Error(`${missing} (CI=true: the virtio-fs VM test must run, not skip)`);
+    started = Date.now();
     const install = virtiofsd as Exclude<typeof virtiofsd, string | undefined>;
     const kernel = await testKernel();
     dir = await mkdtemp(join(tmpdir(), 'vm-virtiofs-ns-'));
@@ -191,6 +193,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('the same pod with QEMU and vir
     client?.close();
     await vm?.stop();
     holder?.kill();
+    process.stderr.write(`[container-virtiofs] pod in another mount namespace, images to stop(): ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

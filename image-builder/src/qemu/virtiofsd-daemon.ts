@@ -68,7 +68,9 @@ function killAllOnExit(): void {
 
 /** Starts virtiofsd and resolves once it listens on its socket, inside its sandbox. */
 export async function startVirtiofsd(o: VirtiofsdStart): Promise<VirtiofsdDaemon> {
-  if (!existsSync(o.share.sharedDir)) throw new Error(`virtiofsd: shared dir ${o.share.sharedDir} does not exist`);
+  // Behind a spawnPrefix the directory may exist only where the prefix goes (virtiofsd then says
+  // so itself, in the error below).
+  if (!o.spawnPrefix?.length && !existsSync(o.share.sharedDir)) throw new Error(`virtiofsd: shared dir ${o.share.sharedDir} does not exist`);
   const command = guardedCommand([...o.virtiofsd, ...virtiofsdArgs(o.share, o.socketPath)], o.spawnPrefix);
   // detached: a process group of its own, so stop() reaches the sandbox's forked child too.
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
