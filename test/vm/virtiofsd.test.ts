@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guardedCommand } from '../../image-builder/src/qemu/guarded-command';
 import { startVirtiofsd } from '../../image-builder/src/qemu/virtiofsd-daemon';
 import { debianArchiveUri, parseDeb822Sources, parseOneLineSources, parseVirtiofsdVersion, stagedCommand } from '../../image-builder/src/virtiofsd';
 import { bundleForNode } from '../helpers/bundle-for-node';
@@ -128,19 +129,25 @@ describe.skipIf(missing !== undefined && !IN_CI)('the virtiofsd daemon', () => {
     it('dies with the process that started it (SIGKILLed), prefix and all', async () => {
       const starter = await bundleForNode(join(__dirname, 'virtiofsd-starter.ts'), join(dir, 'virtiofsd-starter.mjs'));
       const socketPath = join(dir, 'orphan.sock');
-      const child = spawn(process.execPath, [starter, JSON.stringify({ virtiofsd: command, share: { tag: 'kataShared', sharedDir }, socketPath, spawnPrefix: prefix })], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const first = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).once('line', resolve);
-        child.once('exit', (code) => reject(new Error(`starter exited ${code}`)));
-      });
-      const { pid } = JSON.parse(first) as { pid: number };
-      const all = processesMentioning(socketPath).filter((p) => p !== child.pid); // its argv names the socket too
-      expect(all).toContain(pid);
-      expect(all).toHaveLength(2); // and its namespace sandbox's process
-      child.kill('SIGKILL');
-      // The kernel's parent-death signal does it; without it this waits until the test times out.
-      await Promise.all(all.map(processGone));
-      expect(processesMentioning(socketPath).filter((p) => p !== child.pid)).toEqual([]);
+      // The starter itself dies with this test worker, whatever happens below.
+      const [node, ...args] = guardedCommand([process.execPath, starter, JSON.stringify({ virtiofsd: command, share: { tag: 'kataShared', sharedDir }, socketPath, spawnPrefix: prefix })]);
+      const child = spawn(node!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        const first = await new Promise<string>((resolve, reject) => {
+          createInterface({ input: child.stdout! }).once('line', resolve);
+          child.once('exit', (code) => reject(new Error(`starter exited ${code}`)));
+        });
+        const { pid } = JSON.parse(first) as { pid: number };
+        const all = processesMentioning(socketPath).filter((p) => p !== child.pid); // its argv names the socket too
+        expect(all).toContain(pid);
+        expect(all).toHaveLength(2); // and its namespace sandbox's process
+        child.kill('SIGKILL');
+        // The kernel's parent-death signal does it; without it this waits until the test times out.
+        await Promise.all(all.map(processGone));
+        expect(processesMentioning(socketPath).filter((p) => p !== child.pid)).toEqual([]);
+      } finally {
+        child.kill('SIGKILL');
+      }
     }, 30_000);
   });
 });
