@@ -17,6 +17,7 @@ import type { VmHandle } from '../../image-builder/src/qemu';
 import { buildAgentImage, bootAgent } from './agent-guest';
 import { CALL_MS } from './container-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { skipUnlessAvailable } from '../helpers/requirement';
 import {
   FIXTURE_SANDBOX_ID, VIRTIOFS_CONTAINER_ID, VIRTIOFS_ORIGIN, VIRTIOFS_SANDBOX_ID, fixtureJson, jsonDiffPaths,
   type MountNamespaceHolder, makeKataShare, processesMentioning, provisionVirtiofsd, readStdoutToEnd,
@@ -26,9 +27,8 @@ import {
 const qemuMissing = qemuMissingReason();
 const virtiofsd = qemuMissing ? undefined : await provisionVirtiofsd();
 const missing = qemuMissing ?? (typeof virtiofsd === 'string' ? virtiofsd : undefined);
-// In CI a VM test that cannot run fails; elsewhere it is skipped with the reason.
-const IN_CI = process.env.CI === 'true';
-if (missing && !IN_CI) process.stderr.write(`[container-virtiofs] skipped: ${missing}\n`);
+// In CI a VM test that cannot run fails with the reason; elsewhere it is skipped with it.
+const skip = skipUnlessAvailable(missing);
 
 const BOOT_MS = 240_000;
 const CID = VIRTIOFS_CONTAINER_ID;
@@ -44,7 +44,7 @@ const SCRIPT = [
   'exit 7',
 ].join('; ');
 
-describe.skipIf(missing !== undefined && !IN_CI)('a Kata virtio-fs pod in a guest VM, with a real virtiofsd', () => {
+describe.skipIf(skip)('a Kata virtio-fs pod in a guest VM, with a real virtiofsd', () => {
   let kernel: KernelArtifacts;
   let dir: string;
   let share: string;
@@ -159,7 +159,7 @@ describe.skipIf(missing !== undefined && !IN_CI)('a Kata virtio-fs pod in a gues
 // How a Kata shim's VM sees the host: the shim bind-mounts each container's rootfs into the shared
 // directory inside its own mount namespace, and the VM (QEMU and virtiofsd) must run there to see
 // it: BootOptions.spawnPrefix = nsenter into that namespace. This VM is ended by stop().
-describe.skipIf(missing !== undefined && !IN_CI)('the same pod with QEMU and virtiofsd in another process\'s mount namespace (spawnPrefix)', () => {
+describe.skipIf(skip)('the same pod with QEMU and virtiofsd in another process\'s mount namespace (spawnPrefix)', () => {
   const NS_ORIGIN = 'busybox rootfs bind-mounted into the share in the shim\'s mount namespace';
   let dir: string;
   let share: string;

@@ -15,6 +15,7 @@ import { startVirtiofsd } from '../../image-builder/src/qemu/virtiofsd-daemon';
 import { debianArchiveUri, parseDeb822Sources, parseOneLineSources, parseVirtiofsdVersion, stagedCommand } from '../../image-builder/src/virtiofsd';
 import { bundleForNode } from '../helpers/bundle-for-node';
 import { type MountNamespaceHolder, processGone, processesMentioning, provisionVirtiofsd, startMountNamespaceHolder } from './virtiofs-guest';
+import { skipUnlessAvailable } from '../helpers/requirement';
 
 // This machine's own deb822 file, comments and all.
 const DEBIAN_SOURCES = `Types: deb
@@ -58,9 +59,8 @@ describe('where virtiofsd comes from', () => {
 
 const install = await provisionVirtiofsd();
 const missing = typeof install === 'string' ? install : undefined;
-const IN_CI = process.env.CI === 'true';
 
-describe.skipIf(missing !== undefined && !IN_CI)('the virtiofsd daemon', () => {
+describe.skipIf(skipUnlessAvailable(missing))('the virtiofsd daemon', () => {
   let dir: string;
   let command: string[];
   beforeAll(async () => {
