@@ -5,17 +5,20 @@
 // in the same run, as ratios. Under TCG on a 2-core machine single rounds move by +-30%: read the
 // medians.
 //   KATA_SHIM=/path/shim-a:/path/shim-b node bench/run.mjs kata-pod [--rounds N]
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { ensureKernel } from '../image-builder/src/kernel';
 import { hostShareDir, SandboxVm } from '../image-builder/src/remote-hypervisor/sandbox-vm';
 import { IMAGE, KataStack, kataShims, kataStackMissingReason } from '../test/kata/kata-stack';
-import { buildAgentImage } from '../test/vm/agent-guest';
+import { fileURLToPath } from 'node:url';
+import { buildImage } from '../image-builder/src/image';
+import { buildRootfs } from '../image-builder/src/rootfs/build-rootfs';
 
+// Bundled into dist/bench/, the addon is not beside us: point at node-gyp's output (cwd is the repo root).
+process.env.KATA_NATIVE_ADDON ??= path.resolve('agent/native/build/Release/kata_native.node');
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const rounds = Number(values.rounds);
 const missing = kataStackMissingReason();
@@ -58,7 +61,10 @@ async function bareBootMs(kernel: string, image: string, stateRoot: string, id: 
 
 const kernel = (await ensureKernel()).vmlinux;
 const work = await mkdtemp(path.join(tmpdir(), 'bench-kata-pod-'));
-const image = await buildAgentImage(work);
+// The image every pod boots: the agent as init, Kata's DAX layout (bench/run.mjs runs from the repo root).
+const declarationPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../rootfs/guest.json');
+const tree = await buildRootfs({ declarationPath, outputDir: path.join(work, 'rootfs'), init: 'agent' });
+const image = (await buildImage({ rootfsDir: tree.dir, output: path.join(work, 'rootfs.img'), layout: 'dax' })).path;
 const stack = await KataStack.start(kernel, image);
 try {
   const run = Date.now().toString(36).slice(-4);

@@ -70,7 +70,8 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
     dir,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        // Already gone, by exit or by a signal ('exit' has fired and will not again).
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => {
           rmSync(dir, { recursive: true, force: true });
           resolve(code);

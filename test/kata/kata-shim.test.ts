@@ -3,6 +3,7 @@
 // kernel and image under QEMU, rootfs over virtio-fs with a real virtiofsd -> our agent. Every
 // case asserts what ctr prints and returns, and that the pod leaves nothing behind.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pty from 'node-pty';
 import { skipUnlessAvailable } from '../helpers/requirement';
@@ -164,6 +165,21 @@ describe.skipIf(skip)('Kata shim end to end', () => {
           await expectNothingLeft(id);
         }
       }, 3 * POD_MS);
+
+      it('loads our QEMU configuration (image-builder kata-config --qemu): it parses and finds our kernel and image', async () => {
+        const run = (config: string, id: string) => stack.ctr(['run', '--rm', '--runtime', shim, '--runtime-config-path', config, IMAGE, id, 'true'], { timeoutMs: POD_MS });
+        const good = await run(stack.qemuConfigPath, `qemu-${tag}`);
+        // Here the shim stops only at the host's missing vhost-vsock, past its checks of our assets;
+        // on a host with vhost-vsock and KVM the pod runs.
+        if (existsSync('/dev/vhost-vsock')) expect(good.code, good.stderr).toBe(0);
+        else expect(good.stderr).toMatch(/host system doesn't support vsock: stat \/dev\/vhost-vsock/);
+        expect(good.stderr).not.toMatch(/does not exist/);
+        // The same file naming an image that is not there fails on that image: the shim did read it.
+        const bad = await run(stack.writeQemuConfig({ image: '/nonexistent/rootfs.img' }), `qemu-bad-${tag}`);
+        expect(bad.code).not.toBe(0);
+        expect(bad.stderr).toContain('file /nonexistent/rootfs.img does not exist');
+        await expectNothingLeft(`qemu-${tag}`);
+      }, POD_MS);
 
       it('ctr task metrics reads StatsContainer; pause and resume', async () => {
         const id = `stats-${tag}`;

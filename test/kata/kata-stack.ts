@@ -52,16 +52,18 @@ export class KataStack {
   readonly rhSocket: string;
   readonly configPath: string;
   readonly syslogFile: string;
+  readonly qemuConfigPath: string;
   readonly service: RemoteHypervisor;
   #children: ChildProcess[] = [];
   #running: RunningService | undefined;
   #ownSyslog = false;
 
-  private constructor(readonly dir: string, kernel: string, image: string) {
+  private constructor(readonly dir: string, readonly kernel: string, readonly image: string) {
     this.ctdSocket = path.join(dir, 'containerd.sock');
     this.rhSocket = path.join(dir, 'remote-hypervisor.sock');
     this.configPath = path.join(dir, 'configuration-remote.toml');
     this.syslogFile = path.join(dir, 'syslog.log');
+    this.qemuConfigPath = path.join(dir, 'configuration-qemu.toml');
     this.service = new RemoteHypervisor({
       kernel,
       image,
@@ -114,9 +116,16 @@ export class KataStack {
 
     this.#running = await serveRemoteHypervisor(this.service, this.rhSocket);
     writeFileSync(this.configPath, kataConfigToml({ variant: 'remote', socket: this.rhSocket, timeoutSeconds: 120, debug: true }));
+    this.writeQemuConfig({}, this.qemuConfigPath);
     const archive = path.join(this.dir, 'busybox.tar');
     writeFileSync(archive, await busyboxImageArchive(IMAGE));
     await run('ctr', ['--address', this.ctdSocket, 'image', 'import', archive]);
+  }
+
+  /** A configuration of Kata's QEMU driver for our kernel and image (or others given); its path. */
+  writeQemuConfig(over: { image?: string }, file = path.join(this.dir, `configuration-qemu-${Date.now()}.toml`)): string {
+    writeFileSync(file, kataConfigToml({ variant: 'qemu', kernel: this.kernel, image: over.image ?? this.image, qemu: '/usr/bin/qemu-system-x86_64', virtiofsd: '/usr/libexec/virtiofsd' }));
+    return file;
   }
 
   /** ctr with our containerd; never rejects: the exit code is part of the result. */
