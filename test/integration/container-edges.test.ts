@@ -82,6 +82,16 @@ describe('signals', () => {
     await call('RemoveContainer', { container_id: 'term', timeout: 5 });
   });
 
+  it('a signal number that is not a signal is INVALID_ARGUMENT naming it, and the process lives on', async () => {
+    await startContainer('badsig', ['sleep', '1000000']);
+    for (const signal of [0, 65, 4294967295]) {
+      await expect(call('SignalProcess', { container_id: 'badsig', exec_id: '', signal })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(`${signal} is not a signal number`) });
+    }
+    await call('SignalProcess', { container_id: 'badsig', exec_id: '', signal: 9 });
+    expect(await status('badsig', '')).toBe(137);
+    await call('RemoveContainer', { container_id: 'badsig', timeout: 5 });
+  });
+
   it('an init that handles SIGTERM gets SIGTERM', async () => {
     await startContainer('trap', ['sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 1; done']);
     expect((await call<{ data: Buffer }>('ReadStdout', { container_id: 'trap', exec_id: '', len: 100 })).data.toString()).toBe('ready\n');

@@ -63,7 +63,8 @@ describe('ttRPC server and client', () => {
     fx = await echoServer();
     const c = await fx.client();
     await expect(c.call(SVC, 'Fail', Buffer.from('5'))).rejects.toMatchObject({ code: Code.NOT_FOUND, message: 'failed as asked (5)' });
-    await expect(c.call(SVC, 'Throw', Buffer.alloc(0))).rejects.toMatchObject({ code: Code.UNKNOWN, message: 'plain error' });
+    // Never UNKNOWN: an error nothing mapped is the server's own (INTERNAL), named by its method.
+    await expect(c.call(SVC, 'Throw', Buffer.alloc(0))).rejects.toMatchObject({ code: Code.INTERNAL, message: 'Throw: plain error' });
   });
 
   it('answers UNIMPLEMENTED for an unknown service or method, naming it', async () => {

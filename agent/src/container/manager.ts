@@ -232,6 +232,10 @@ export class ContainerManager {
 
   async signal(id: string, execId: string, signal: number): Promise<void> {
     const { container: c, proc } = this.process(id, execId);
+    // Linux signals are 1..64 (SIGRTMAX); 0 only probes, and the runtime never sends it.
+    if (!Number.isInteger(signal) || signal < 1 || signal > 64) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `signal process ${execId || id} in container ${id}: ${signal} is not a signal number (1-64)`);
+    }
     if (!proc.running) return; // already exited: ESRCH is not an error
     if (proc === c.init) {
       const sig = await effectiveSignal(signal, proc.pid, c.ownsPidNamespace);

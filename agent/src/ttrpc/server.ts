@@ -248,7 +248,7 @@ class ServerConnection {
     const current = () => this.calls.get(id) === call;
     result.then(
       (payload) => current() && this.finish(id, undefined, payload ?? undefined),
-      (err) => current() && this.finish(id, statusFromError(err)),
+      (err) => current() && this.finish(id, statusFromError(err, req.method)),
     );
   }
 
