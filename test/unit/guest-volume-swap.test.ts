@@ -2,7 +2,7 @@
 // checks of AddSwap/AddSwapPath, SetGuestDateTime and ReseedRandomDev that run before any
 // host-changing call (swapon, settimeofday and the entropy ioctl themselves run only in the VM).
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,19 +79,33 @@ describe('swap header', () => {
     expect(out).toContain(`UUID=${uuid}`);
   });
 
-  it.skipIf(needs('mkswap'))('keeps an area the host already formatted, and formats one without a signature', () => {
+  it.skipIf(needs('mkswap'))('keeps an area the host already formatted, and formats one without a signature', async () => {
     const dir = tempDir('swap-');
     const uuid = '0b8f3c3e-1111-4222-8333-944455556666';
     const formatted = sizedFile(dir, 'formatted', 1 << 20);
     execFileSync('mkswap', ['-U', uuid, '-p', String(kernelPageSize()), formatted], { stdio: 'ignore' });
     const before = readFileSync(formatted);
     expect(hasSwapSignature(formatted)).toBe(true);
-    expect(prepareSwapArea(formatted)).toEqual({ formatted: false });
+    expect(await prepareSwapArea(formatted)).toEqual({ formatted: false });
     expect(readFileSync(formatted).equals(before)).toBe(true);
     const blank = sizedFile(dir, 'blank', 1 << 20);
     expect(hasSwapSignature(blank)).toBe(false);
-    expect(prepareSwapArea(blank)).toMatchObject({ formatted: true, pages: (1 << 20) / kernelPageSize() });
+    expect(await prepareSwapArea(blank)).toMatchObject({ formatted: true, pages: (1 << 20) / kernelPageSize() });
     expect(hasSwapSignature(blank)).toBe(true);
+  });
+
+  it('never formats an area that holds data: a file with one byte deep inside, or at the start, is refused and left as it was', async () => {
+    const dir = tempDir('swap-');
+    for (const offset of [0, 3 * 4096 + 17, (1 << 20) + 5]) {
+      const file = sizedFile(dir, `data-${offset}`, 2 << 20);
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.from([0x42]), 0, 1, offset);
+      closeSync(fd);
+      const before = readFileSync(file);
+      await expect(prepareSwapArea(file, 'AddSwapPath')).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION, message: expect.stringContaining(`holds data (a non-zero byte at offset ${offset})`) });
+      await expect(addSwapFile(file)).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
+      expect(readFileSync(file).equals(before)).toBe(true);
+    }
   });
 
   it("knows the kernel's page size", () => {
@@ -105,13 +119,13 @@ describe('swap header', () => {
 });
 
 describe('AddSwapPath / AddSwap checks (before swapon)', () => {
-  it('refuses relative, missing and non-file paths without formatting anything', () => {
+  it('refuses relative, missing and non-file paths without formatting anything', async () => {
     const dir = tempDir('swap-');
-    expect(() => addSwapFile('swapfile')).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT }));
-    expect(() => addSwapFile(path.join(dir, 'missing'))).toThrow(expect.objectContaining({ code: Code.NOT_FOUND }));
-    expect(() => addSwapFile(dir)).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('not a regular file') }));
+    await expect(addSwapFile('swapfile')).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await expect(addSwapFile(path.join(dir, 'missing'))).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(addSwapFile(dir)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('not a regular file') });
     const tiny = sizedFile(dir, 'tiny', 4096);
-    expect(() => addSwapFile(tiny)).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT }));
+    await expect(addSwapFile(tiny)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
     expect(readFileSync(tiny).every((b) => b === 0)).toBe(true);
   });
 

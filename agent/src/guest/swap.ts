@@ -1,13 +1,14 @@
 // AddSwap / AddSwapPath: swapon(2) on a swap area. Kata's runtime formats the swap disk on the
 // host (mkswap) before hot-plugging it, so an area that already carries a swap signature is
-// used as it is; one without is formatted here first (our own header writer rather than a
-// mkswap binary, so that the image needs no util-linux for it).
+// used as it is; one without is formatted here first, and only if it holds nothing but zeros (our
+// own header writer rather than a mkswap binary, so that the image needs no util-linux for it).
 //
 // Layout (linux/swap.h, union swap_header), in the kernel's byte order (little-endian on every
 // architecture Kata guests run): 1024 boot bytes, then u32 version = 1, u32 last_page,
 // u32 nr_badpages = 0, 16-byte UUID, 16-byte label; "SWAPSPACE2" ends the first page.
 import { createRequire } from 'node:module';
 import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { swapOn } from '../native/guest-ops';
 import { Code, RpcError } from '../ttrpc/status';
 
@@ -81,9 +82,39 @@ export function hasSwapSignature(target: string, pageSize = kernelPageSize()): b
   }
 }
 
-/** Formats `target` unless it already is a swap area; says which. */
-export function prepareSwapArea(target: string): { formatted: boolean; uuid?: string; pages?: number } {
+const SCAN_CHUNK = 1 << 20;
+
+/**
+ * Where the first non-zero byte of `target` is, or undefined when it holds only zeros (a fully
+ * sparse file needs no reading). Read in chunks through libuv's thread pool, not on the JS thread.
+ */
+export async function firstDataOffset(target: string): Promise<number | undefined> {
+  const file = await open(target, 'r');
+  try {
+    const st = await file.stat();
+    if (st.isFile() && st.blocks === 0) return undefined;
+    const buf = Buffer.alloc(SCAN_CHUNK);
+    for (let offset = 0; ; ) {
+      const { bytesRead } = await file.read(buf, 0, buf.length, offset);
+      if (bytesRead === 0) return undefined;
+      for (let i = 0; i < bytesRead; i++) if (buf[i] !== 0) return offset + i;
+      offset += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Formats `target` unless it already is a swap area; says which. Nothing destructive: an area
+ * that is not swap is formatted only when it holds nothing but zeros (a new file or disk).
+ */
+export async function prepareSwapArea(target: string, what = 'swap'): Promise<{ formatted: boolean; uuid?: string; pages?: number }> {
   if (hasSwapSignature(target)) return { formatted: false };
+  const data = await firstDataOffset(target);
+  if (data !== undefined) {
+    throw new RpcError(Code.FAILED_PRECONDITION, `${what}: ${target} is not a swap area and holds data (a non-zero byte at offset ${data}): refusing to format it`);
+  }
   return { formatted: true, ...writeSwapHeader(target) };
 }
 
@@ -94,8 +125,8 @@ function blockDeviceSize(devPath: string): number {
   return sectors * 512;
 }
 
-/** AddSwapPath: a regular file of at least 10 pages, formatted and enabled. */
-export function addSwapFile(filePath: unknown): ReturnType<typeof prepareSwapArea> {
+/** AddSwapPath: a regular file of at least 10 pages, formatted (if all zeros) and enabled. */
+export async function addSwapFile(filePath: unknown): ReturnType<typeof prepareSwapArea> {
   if (typeof filePath !== 'string' || !filePath.startsWith('/')) {
     throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: path "${String(filePath)}" is not absolute`);
   }
@@ -107,7 +138,7 @@ export function addSwapFile(filePath: unknown): ReturnType<typeof prepareSwapAre
     throw new RpcError(code === 'ENOENT' ? Code.NOT_FOUND : Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath}: ${code ?? (err as Error).message}`);
   }
   if (!st.isFile()) throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath} is not a regular file`);
-  const prepared = prepareSwapArea(filePath);
+  const prepared = await prepareSwapArea(filePath, 'AddSwapPath');
   swapOn(filePath);
   return prepared;
 }
@@ -129,13 +160,13 @@ export async function addSwapDevice(
   pciPath: readonly number[],
   resolve: SwapDeviceResolver,
   signal?: AbortSignal,
-): Promise<{ device: string } & ReturnType<typeof prepareSwapArea>> {
+): Promise<{ device: string } & Awaited<ReturnType<typeof prepareSwapArea>>> {
   if (!Array.isArray(pciPath) || pciPath.length === 0) throw new RpcError(Code.INVALID_ARGUMENT, 'AddSwap: empty PCI path');
   for (const slot of pciPath) {
     if (!Number.isInteger(slot) || slot < 0 || slot > 0x1f) throw new RpcError(Code.INVALID_ARGUMENT, `AddSwap: PCI path element ${slot} is not a slot number (0-31)`);
   }
   const device = await resolve(pciPath, signal);
-  const prepared = prepareSwapArea(device);
+  const prepared = await prepareSwapArea(device, 'AddSwap');
   swapOn(device);
   return { device, ...prepared };
 }

@@ -101,8 +101,8 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
       return empty;
     },
 
-    AddSwapPath: (r) => {
-      const added = addSwapFile(r.path);
+    AddSwapPath: async (r) => {
+      const added = await addSwapFile(r.path);
       log.info('swap file added', { path: r.path, ...added });
       return empty;
     },
