@@ -38,10 +38,15 @@ async function consoleValue(vm: VmHandle, shellValue: string): Promise<string> {
 function makeSwapFileDisk(dir: string): string {
   const tree = join(dir, 'swapfs');
   mkdirSync(tree);
-  // mke2fs -d leaves all-zero blocks as holes: fill with a non-zero byte.
+  // mke2fs -d leaves all-zero blocks as holes (swapon refuses those): fill with a non-zero byte,
+  // then format it on the host, as Kata's runtime does; the agent formats only all-zero areas.
   writeFileSync(join(tree, 'swapfile'), Buffer.alloc(SWAP_FILE_MIB << 20, 0x5a));
+  const mkswap = spawnSync('mkswap', ['-p', '4096', join(tree, 'swapfile')], { encoding: 'utf8' });
+  if (mkswap.status !== 0) throw new Error(`mkswap: ${mkswap.error?.message ?? mkswap.stderr}`);
+  // A file that holds data and is not swap: AddSwapPath must refuse it and leave it alone.
+  writeFileSync(join(tree, 'datafile'), Buffer.alloc(SWAP_FILE_MIB << 20, 0x5a));
   const img = join(dir, 'swapfs.img');
-  const r = spawnSync('mkfs.ext4', ['-q', '-F', '-b', '4096', '-d', tree, img, `${SWAP_FILE_MIB + 8}M`], { encoding: 'utf8' });
+  const r = spawnSync('mkfs.ext4', ['-q', '-F', '-b', '4096', '-d', tree, img, `${2 * SWAP_FILE_MIB + 8}M`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mkfs.ext4 ${img}: ${r.error?.message ?? r.stderr}`);
   return img;
 }
@@ -144,11 +149,14 @@ describe.skipIf(skipUnlessAvailable(skipReason))('guest services in a real guest
     expect(await consoleValue(vm, '$(busybox nproc)')).toBe('2');
   }, STEP_MS);
 
-  it('AddSwapPath formats and enables a swap file; AddSwap does the same for a disk at a PCI path', async () => {
+  it('AddSwapPath enables a host-formatted swap file and refuses a file that holds data; AddSwap formats and enables a bare disk at a PCI path', async () => {
     // The file lives on the ext4 disk, mounted from the debug console (whichever vd* it is).
     const mounted = await consoleValue(vm, '$(mkdir -p /run/swapfs; for d in /dev/vda /dev/vdb; do mount -t ext4 $d /run/swapfs 2>/dev/null && echo $d && break; done)');
     expect(mounted).toMatch(/^\/dev\/vd[ab]$/);
     await client.request('AddSwapPath', { path: '/run/swapfs/swapfile' }, CALL);
+    const data = await client.request('AddSwapPath', { path: '/run/swapfs/datafile' }, CALL).catch((e: unknown) => e);
+    expectRpcError(data, Code.FAILED_PRECONDITION, /AddSwapPath: \/run\/swapfs\/datafile is not a swap area and holds data \(a non-zero byte at offset 0\)/);
+    expect(await consoleValue(vm, '$(busybox od -An -tx1 -N4 -j4086 /run/swapfs/datafile | busybox tr -d " ")')).toBe('5a5a5a5a');
 
     // disk1's PCI slot, as the runtime knows it: QEMU's qdev behind the drive, its "addr"
     // property (devfn = slot << 3 | function).
