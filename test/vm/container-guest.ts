@@ -9,7 +9,10 @@ import { buildImage } from '../../image-builder/src/image';
 import { makeBusyboxRootfs } from '../helpers/container-rootfs';
 import { containerSpec } from '../helpers/container-spec';
 
-/** Where the container disk sits: slot 0 behind the bridge at root slot 2, as Kata hot-plugs it. */
+/**
+ * Where the cold-plugged container disk sits: slot 0 behind the bridge at root slot 2 (the blk
+ * fixture's path). Kata's own hotplug starts at slot 1 ("02/01", see disk-hotplug.test.ts).
+ */
 export const DISK_PCI_PATH = '02/00';
 /** What each rootfs holds in /etc/rootfs-origin: only that rootfs can print it. */
 export const DISK_ORIGIN = 'busybox rootfs from the virtio-blk ext4 image';
@@ -47,14 +50,14 @@ export function sandboxRequest(): Message {
   };
 }
 
-/** CreateContainer with its rootfs on the disk at DISK_PCI_PATH (as the blk fixture sends it). */
-export function blkContainerRequest(containerId: string, args: string[]): Message {
+/** CreateContainer with its rootfs on the disk at `pciPath` (as the blk fixture sends it). */
+export function blkContainerRequest(containerId: string, args: string[], pciPath = DISK_PCI_PATH): Message {
   const mountPoint = `${SHARED_CONTAINERS}/${containerId}`;
   const oci = containerSpec(containerId, args, { hostname: POD_HOSTNAME });
   return {
     container_id: containerId,
     exec_id: containerId,
-    storages: [{ driver: 'blk', source: DISK_PCI_PATH, fstype: 'ext4', options: [], mount_point: mountPoint }],
+    storages: [{ driver: 'blk', source: pciPath, fstype: 'ext4', options: [], mount_point: mountPoint }],
     OCI: { ...oci, Root: { Path: mountPoint, Readonly: false } },
   };
 }

@@ -93,6 +93,13 @@ export interface BootOptions {
   /** Appended to the kernel command line. */
   extraCmdline?: string[];
   disks?: ExtraDisk[];
+  /**
+   * Kata's default_bridges (q35 only): this many empty pci-bridges at root slots 2, 3, ... (ids
+   * pci-bridge-0, -1, ...; SHPC off, ACPI hotplug), where hotplugVirtioBlk() puts disks as
+   * Kata's QEMU driver does. A disk's pciPath behind one of these slots uses that bridge.
+   * Default 0.
+   */
+  pciBridges?: number;
   shares?: NinePShare[];
   /**
    * One virtio-fs share: virtiofsd is started first (its socket in the boot's temp dir), the

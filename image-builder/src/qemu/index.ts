@@ -8,3 +8,4 @@ export { qemuArgs, AGENT_PORT_NAME } from './qemu-args';
 export { kernelCmdline, KATA_BASE_CMDLINE } from './kernel-cmdline';
 export { bootMain } from './cli';
 export { QmpMonitor, qemuQmpArgs, type QmpEvent } from './qmp';
+export { hotplugVirtioBlk, unplugVirtioBlk, type HotplugBlockOptions, type HotpluggedBlock, type QmpRunner } from './block-hotplug';

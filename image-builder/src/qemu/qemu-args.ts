@@ -58,7 +58,7 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
   // nvdimm needs a hotplug memory slot range to live in.
   args.push('-m', nvdimm ? `${memory}M,slots=2,maxmem=${Math.max(2048, memory * 2)}M` : `${memory}M`);
   // Before any device QEMU places itself: the bridges' slots must still be free.
-  args.push(...pciBridgeArgs(opts.disks ?? [], machine));
+  args.push(...pciBridgeArgs(opts.disks ?? [], machine, opts.pciBridges ?? 0));
 
   args.push('-kernel', opts.kernel);
   const root: string[] = [];
@@ -115,7 +115,7 @@ export function qemuArgs(boot: ResolvedBoot): string[] {
       '-drive',
       `file=${disk.path},if=none,id=disk${i},format=raw${disk.readonly ? ',readonly=on' : ''}`,
       '-device',
-      `${virtio('virtio-blk')},drive=disk${i}${diskPciProperties(disk)}`,
+      `${virtio('virtio-blk')},drive=disk${i}${diskPciProperties(disk, opts.pciBridges ?? 0)}`,
     );
   });
   (opts.shares ?? []).forEach((share, i) => {
