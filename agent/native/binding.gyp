@@ -17,7 +17,8 @@
         "src/terminal.c",
         "src/netlink.c",
         "src/guest_ops.c",
-        "src/spawn.c"
+        "src/spawn.c",
+        "src/beneath.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

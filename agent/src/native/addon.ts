@@ -64,6 +64,15 @@ export interface NativeAddon {
   setWindowSize(fd: number, rows: number, cols: number): void;
   getWindowSize(fd: number): { rows: number; cols: number };
 
+  /** Resolved beneath dirfd by openat2 with no symlink followed (beneath.c); `walk` forces the fallback. */
+  openBeneath(dirfd: number, path: string, flags: number, mode: number, walk?: boolean): number;
+  mkdirAt(dirfd: number, name: string, mode: number): void;
+  fchmod(fd: number, mode: number): void;
+  fchown(fd: number, uid: number, gid: number): void;
+  renameAt(dirfd: number, from: string, to: string): void;
+  unlinkAt(dirfd: number, name: string, flags: number): void;
+  symlinkAt(target: string, dirfd: number, name: string): void;
+
   /** Every constant the C side defines (MS_*, MNT_*, CLONE_NEW*, RB_*, VMADDR_CID_*). */
   readonly [constant: string]: unknown;
 }
