@@ -1,12 +1,15 @@
-// agent.shared_fs_tag: the virtio-fs share a runtime shares container rootfs over without sending
-// a storage for it (Kata's remote hypervisor type) is mounted by CreateSandbox.
+// agent.shared_fs_tag: the share a runtime fills without sending a storage for it (Kata's remote
+// hypervisor type) is mounted by CreateSandbox beside the containers directory, and each
+// container's rootfs is bound from it by CreateContainer, leaving the containers directory
+// writable for the files the runtime copies there (CopyFile).
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../agent/src/config/config';
 import { loadConfig } from '../../agent/src/config/load';
-import { withSharedFs } from '../../agent/src/sandbox/lifecycle';
+import { withShareRootfs, withSharedFs } from '../../agent/src/sandbox/shared-fs';
 import type { StorageSpec } from '../../agent/src/storage/types';
 
 const shm: StorageSpec = { driver: 'ephemeral', driver_options: [], source: 'shm', fstype: 'tmpfs', options: ['size=65536k'], mount_point: '/run/kata-containers/sandbox/shm', fs_group: null };
+const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: 'kataShared', fstype: 'virtiofs', options: [], mount_point: '/run/kata-containers/shared/virtiofs', fs_group: null };
 
 describe('agent.shared_fs_tag', () => {
   it('is off by default and read from the kernel command line', () => {
@@ -16,17 +19,28 @@ describe('agent.shared_fs_tag', () => {
     expect(() => loadConfig({ cmdline: 'agent.shared_fs_tag', env: {} })).toThrow(/needs a virtio-fs tag/);
   });
 
-  it('puts the share first, mounted where Kata expects container rootfs, when the request has none', () => {
-    expect(withSharedFs([shm], 'kataShared')).toEqual([
-      { driver: 'virtio-fs', driver_options: [], source: 'kataShared', fstype: 'virtiofs', options: [], mount_point: '/run/kata-containers/shared/containers', fs_group: null },
-      shm,
-    ]);
+  it('CreateSandbox: the share goes first, beside the containers directory', () => {
+    expect(withSharedFs([shm], 'kataShared')).toEqual([share, shm]);
   });
 
-  it("leaves the runtime's own storage for the share alone, and does nothing when off", () => {
-    const runtimeShare: StorageSpec = { ...shm, driver: 'virtio-fs', source: 'kataShared', fstype: 'virtiofs', options: [], mount_point: '/run/kata-containers/shared/containers/' };
+  it("CreateSandbox: leaves a runtime's own share alone, and does nothing when off", () => {
+    const runtimeShare: StorageSpec = { ...share, mount_point: '/run/kata-containers/shared/containers/' };
     expect(withSharedFs([runtimeShare, shm], 'kataShared')).toEqual([runtimeShare, shm]);
     expect(withSharedFs([shm], '')).toEqual([shm]);
     expect(withSharedFs([shm], undefined)).toEqual([shm]);
+  });
+
+  it("CreateContainer: binds the container's rootfs from the share into Kata's place", () => {
+    expect(withShareRootfs([], 'c1', '/run/kata-containers/shared/containers/c1/rootfs', 'kataShared')).toEqual([
+      { driver: 'watchable-bind', driver_options: [], source: '/run/kata-containers/shared/virtiofs/c1/rootfs', fstype: 'bind', options: [], mount_point: '/run/kata-containers/shared/containers/c1/rootfs', fs_group: null },
+    ]);
+  });
+
+  it('CreateContainer: nothing added when off, for a rootfs elsewhere, or when a storage of the request provides it', () => {
+    const rootfs = '/run/kata-containers/shared/containers/c1/rootfs';
+    expect(withShareRootfs([], 'c1', rootfs, '')).toEqual([]);
+    expect(withShareRootfs([], 'c1', '/run/kata-containers/c1/rootfs', 'kataShared')).toEqual([]);
+    const blk: StorageSpec = { driver: 'blk', driver_options: [], source: '02/00', fstype: 'ext4', options: [], mount_point: '/run/kata-containers/shared/containers/c1', fs_group: null };
+    expect(withShareRootfs([blk], 'c1', rootfs, 'kataShared')).toEqual([blk]);
   });
 });

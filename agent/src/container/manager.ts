@@ -7,6 +7,7 @@ import { setWindowSize } from '../native/terminal';
 import { containerStateDir, sharedRootfs } from '../paths';
 import { messageType } from '../proto/schema';
 import type { Sandbox } from '../sandbox/sandbox';
+import { withShareRootfs } from '../sandbox/shared-fs';
 import type { StorageManagerApi, StorageSpec } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import { Container } from './container';
@@ -55,6 +56,8 @@ export interface ContainerManagerOptions {
   oom: OomEvents;
   /** Apply the spec's seccomp profile (default true); see SpecRewriteContext.applySeccomp. */
   guestSeccomp?: boolean;
+  /** agent.shared_fs_tag: container rootfs come from that share (sandbox/shared-fs.ts). */
+  sharedFsTag?: string;
 }
 
 function notFound(what: string): RpcError {
@@ -121,7 +124,7 @@ export class ContainerManager {
     const stateDir = containerStateDir(id);
     let storagesTaken = false;
     try {
-      const storages = (req.storages ?? []) as StorageSpec[];
+      const storages = withShareRootfs((req.storages ?? []) as StorageSpec[], id, rootfs, this.o.sharedFsTag);
       if (storages.length > 0) {
         storagesTaken = true;
         await this.o.storage.add(id, storages);

@@ -1,12 +1,13 @@
 // CreateSandbox / DestroySandbox: at most one pod per agent.
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { ContainerManager } from '../container/manager';
 import type { Logger } from '../log/logger';
 import { sync } from '../native/system';
 import { SHARED_CONTAINERS } from '../paths';
-import type { StorageManagerApi, StorageSpec } from '../storage/types';
+import type { StorageManagerApi } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import { Sandbox, type SandboxSpec } from './sandbox';
+import { withSharedFs } from './shared-fs';
 
 export interface SandboxLifecycleOptions {
   storage: StorageManagerApi;
@@ -21,16 +22,6 @@ export interface SandboxLifecycleOptions {
   modprobe?: string;
   /** agent.shared_fs_tag: the virtio-fs share to mount when CreateSandbox sends none. */
   sharedFsTag?: string;
-}
-
-/**
- * The request's storages, with the virtio-fs share `tag` mounted at the shared containers
- * directory first, unless the request has a storage there already (then the runtime's wins).
- */
-export function withSharedFs(storages: StorageSpec[], tag: string | undefined): StorageSpec[] {
-  if (!tag || storages.some((s) => path.resolve('/', s.mount_point) === SHARED_CONTAINERS)) return storages;
-  const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: tag, fstype: 'virtiofs', options: [], mount_point: SHARED_CONTAINERS, fs_group: null };
-  return [share, ...storages];
 }
 
 export class SandboxLifecycle {
@@ -48,6 +39,8 @@ export class SandboxLifecycle {
     this.#busy = true;
     try {
       spec = { ...spec, storages: withSharedFs(spec.storages ?? [], this.o.sharedFsTag) };
+      // With the share beside it, nothing mounts the containers directory: CopyFile writes there.
+      if (this.o.sharedFsTag) await mkdir(SHARED_CONTAINERS, { recursive: true });
       this.#sandbox = await Sandbox.create(spec, { storage: this.o.storage, log: this.o.log, holderCommand: this.o.holderCommand, modprobe: this.o.modprobe });
     } finally {
       this.#busy = false;

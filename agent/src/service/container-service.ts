@@ -96,6 +96,7 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
     prepareCgroups: deps.prepareCgroups,
     oom,
     guestSeccomp: deps.guestSeccomp,
+    sharedFsTag: deps.config.sharedFsTag,
   });
   sandbox = new SandboxLifecycle({
     storage: deps.storage,
