@@ -12,6 +12,7 @@ import { RpcMetrics, withRpcMetrics } from '../../agent/src/metrics';
 import { PolicyHolder, withPolicy } from '../../agent/src/policy';
 import { AGENT_SERVICE, serviceMethods } from '../../agent/src/proto/schema';
 import { guestServiceHandlers } from '../../agent/src/service/guest-service';
+import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { Code } from '../../agent/src/ttrpc/status';
 
 let work: string;
@@ -35,7 +36,9 @@ beforeAll(async () => {
   const log = Logger.create('info', []);
   const config = { ...DEFAULT_CONFIG, serverAddr: `unix://${path.join(work, 'agent.sock')}`, grpc: false, hotplugTimeoutMs: 300 };
   const policy = new PolicyHolder(undefined, new Set(serviceMethods(AGENT_SERVICE).map((m) => m.method)));
-  const handlers = guestServiceHandlers({ log, config, policy, rpcMetrics, sysRoot: sys, devRoot: path.join(work, 'dev') });
+  // Besides Kata's guest paths: a real tmpfs to take stats of, and the test's directory.
+  const confinement = new GuestPathConfinement({ extraRoots: ['/dev/shm', work] });
+  const handlers = guestServiceHandlers({ log, config, policy, rpcMetrics, sysRoot: sys, devRoot: path.join(work, 'dev'), confinement });
   agent = await startAgent(config, log, { agentImpl: withRpcMetrics(rpcMetrics, withPolicy(policy, handlers)) });
   client = await AgentClient.connect(agent.address);
 });
@@ -84,7 +87,26 @@ describe('guest handlers over ttRPC', () => {
     const r = await client.request<{ usage: Array<{ unit: string; total: string }> }>('GetVolumeStats', { volume_guest_path: '/dev/shm' });
     expect(r.usage.map((u) => u.unit)).toEqual(['BYTES', 'INODES']);
     expect(BigInt(r.usage[0]!.total)).toBeGreaterThan(0n);
-    expect(await failure(client.request('GetVolumeStats', { volume_guest_path: '/no/such/volume' }))).toMatchObject({ code: Code.NOT_FOUND });
+    expect(await failure(client.request('GetVolumeStats', { volume_guest_path: path.join(work, 'no/such/volume') }))).toMatchObject({ code: Code.NOT_FOUND });
+    // A Kata path passes the confinement (and is not there on this host).
+    expect(await failure(client.request('GetVolumeStats', { volume_guest_path: '/run/kata-containers/sandbox/storage/no-such-volume' }))).toMatchObject({ code: Code.NOT_FOUND });
+  });
+
+  it('refuses guest paths outside the allowed roots with PERMISSION_DENIED naming the rule, before touching them', async () => {
+    for (const p of ['/', '/etc/shadow', '/proc/1/root', '/dev/shm/../../etc', `${work}/../../etc/shadow`]) {
+      const denied = await failure(client.request('GetVolumeStats', { volume_guest_path: p }));
+      expect(denied, p).toMatchObject({ code: Code.PERMISSION_DENIED, message: expect.stringContaining('GetVolumeStats: guest path confinement: volume stats') });
+    }
+    for (const p of ['/etc/passwd', '/swapfile', '/tmp/swapfile']) {
+      const denied = await failure(client.request('AddSwapPath', { path: p }));
+      expect(denied, p).toMatchObject({ code: Code.PERMISSION_DENIED, message: expect.stringContaining('AddSwapPath: guest path confinement: swap') });
+    }
+    const remount = await failure(client.request('UpdateEphemeralMounts', { storages: [{ driver: 'ephemeral', fstype: 'tmpfs', options: ['size=1k'], mount_point: '/run' }] }));
+    expect(remount).toMatchObject({ code: Code.PERMISSION_DENIED, message: expect.stringContaining('UpdateEphemeralMounts: storage 0: guest path confinement: mount point "/run"') });
+    // The host cannot widen the roots with SetPolicy: they only come with the image.
+    const widen = await failure(client.request('SetPolicy', { policy: JSON.stringify({ allow_guest_roots: ['/etc'] }) }));
+    expect(widen).toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining("allow_guest_roots is only taken from the image's policy file") });
+    expect(await failure(client.request('GetVolumeStats', { volume_guest_path: '/etc' }))).toMatchObject({ code: Code.PERMISSION_DENIED });
   });
 
   it('answers clearly what it does not do, and checks arguments before touching the host', async () => {

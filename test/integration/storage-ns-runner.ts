@@ -4,6 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Logger } from '../../agent/src/log/logger';
+import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
 import { mountAt } from '../../agent/src/storage/mountinfo';
 import { bindDirectoryAsSharedFs } from '../../agent/src/storage/testing';
@@ -16,8 +17,11 @@ function spec(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount
   return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, ...fields };
 }
 
+const [name, dir] = process.argv.slice(2);
+
+// Every scenario mounts under its temporary directory: allowed besides Kata's guest paths.
 function manager(extra: Partial<ConstructorParameters<typeof StorageManager>[0]> = {}): StorageManager {
-  return new StorageManager({ log, hotplugTimeoutMs: 1000, ...extra });
+  return new StorageManager({ log, hotplugTimeoutMs: 1000, confinement: new GuestPathConfinement({ extraRoots: dir ? [dir] : [] }), ...extra });
 }
 
 async function failure(p: Promise<unknown>): Promise<{ code: number; message: string }> {
@@ -215,7 +219,6 @@ const scenarios: Record<string, (dir: string) => Promise<unknown>> = {
   },
 };
 
-const [name, dir] = process.argv.slice(2);
 const scenario = name ? scenarios[name] : undefined;
 if (!scenario || !dir) {
   process.stderr.write(`usage: storage-ns-runner <${Object.keys(scenarios).join('|')}> <dir>\n`);

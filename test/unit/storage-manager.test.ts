@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Logger } from '../../agent/src/log/logger';
 import type { StorageDriver } from '../../agent/src/storage/driver';
+import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
 import type { StorageSpec } from '../../agent/src/storage/types';
 import { Code } from '../../agent/src/ttrpc/status';
@@ -13,6 +14,8 @@ import { rpcRejection } from '../helpers/rpc-rejection';
 
 let root: string;
 const log = Logger.create('critical', []);
+// The tests' mount points are temporary directories: allowed besides Kata's guest paths.
+const inRoot = () => new GuestPathConfinement({ extraRoots: [root] });
 
 function storage(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
   return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, ...fields };
@@ -27,7 +30,7 @@ afterEach(() => {
 
 describe('StorageManager', () => {
   it('shares a mount point between owners and removes it with the last one', async () => {
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 , confinement: inRoot() });
     const dir = path.join(root, 'sandbox/local/cache');
     const spec = storage({ driver: 'local', mount_point: `${dir}/`, options: ['mode=0777'] });
     expect(await manager.add('c1', [spec])).toEqual([dir]);
@@ -46,7 +49,7 @@ describe('StorageManager', () => {
   });
 
   it('creates a local volume with the requested mode, fsgid and fs_group', async () => {
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 , confinement: inRoot() });
     const a = path.join(root, 'a');
     const b = path.join(root, 'b');
     mkdirSync(b);
@@ -69,7 +72,7 @@ describe('StorageManager', () => {
   });
 
   it('skips the fs_group walk under OnRootMismatch when the root is already right', async () => {
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 , confinement: inRoot() });
     const dir = path.join(root, 'vol');
     mkdirSync(dir);
     writeFileSync(path.join(dir, 'file'), 'x');
@@ -86,7 +89,7 @@ describe('StorageManager', () => {
   });
 
   it('rolls back the storages of a failed add and names the failing one', async () => {
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 , confinement: inRoot() });
     const ok = path.join(root, 'ok');
     const err = await rpcRejection(
       manager.add('c1', [
@@ -101,7 +104,7 @@ describe('StorageManager', () => {
   });
 
   it('keeps a storage shared with another owner when a later add fails', async () => {
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 , confinement: inRoot() });
     const shared = path.join(root, 'shared');
     await manager.add('sandbox', [storage({ driver: 'local', mount_point: shared })]);
     await rpcRejection(
@@ -116,7 +119,7 @@ describe('StorageManager', () => {
     const devRoot = path.join(root, 'dev');
     mkdirSync(path.join(sysRoot, 'devices/pci0000:00'), { recursive: true });
     mkdirSync(devRoot);
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 100, sysRoot, devRoot });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 100, sysRoot, devRoot , confinement: inRoot() });
     const mountPoint = path.join(root, 'rootfs');
     const err = await rpcRejection(manager.add('c1', [storage({ driver: 'blk', source: '02/00', fstype: 'ext4', mount_point: mountPoint })]));
     expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
@@ -126,7 +129,7 @@ describe('StorageManager', () => {
   });
 
   it('releases everything for every owner on releaseAll', async () => {
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 , confinement: inRoot() });
     const a = path.join(root, 'a');
     const b = path.join(root, 'b');
     await manager.add('sandbox', [storage({ driver: 'local', mount_point: a })]);
@@ -141,7 +144,7 @@ describe('StorageManager', () => {
     const devRoot = path.join(root, 'dev');
     mkdirSync(path.join(sysRoot, 'devices/pci0000:00'), { recursive: true });
     mkdirSync(devRoot);
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 30_000, sysRoot, devRoot });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 30_000, sysRoot, devRoot , confinement: inRoot() });
     const abort = new AbortController();
     const local = path.join(root, 'first');
     const pending = manager.add(
@@ -159,7 +162,7 @@ describe('StorageManager', () => {
   });
 
   it('says image_guest_pull is not supported', async () => {
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000 , confinement: inRoot() });
     const err = await rpcRejection(manager.add('c1', [storage({ driver: 'image_guest_pull', source: 'docker.io/library/nginx', mount_point: path.join(root, 'img') })]));
     expect(err.code).toBe(Code.UNIMPLEMENTED);
     expect(err.message).toContain('image_guest_pull');
@@ -180,7 +183,7 @@ describe('StorageManager', () => {
         return { mountPoint: spec.mount_point, release: async () => void releases++ };
       },
     };
-    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000, drivers: { 'virtio-fs': slowDriver } });
+    const manager = new StorageManager({ log, hotplugTimeoutMs: 1000, drivers: { 'virtio-fs': slowDriver }, confinement: inRoot() });
     const spec = storage({ driver: 'virtio-fs', source: 'kataShared', fstype: 'virtiofs', mount_point: '/run/kata-containers/shared/containers/' });
     const first = manager.add('sandbox', [spec]);
     const second = manager.add('c1', [spec]);
@@ -196,6 +199,6 @@ describe('StorageManager', () => {
 
     const other: StorageDriver = { add: async (spec) => ({ mountPoint: spec.mount_point, release: async () => undefined }) };
     manager.registerDriver('custom', other);
-    expect(await manager.add('c2', [storage({ driver: 'custom', mount_point: '/x' })])).toEqual(['/x']);
+    expect(await manager.add('c2', [storage({ driver: 'custom', mount_point: '/run/kata-containers/sandbox/x' })])).toEqual(['/run/kata-containers/sandbox/x']);
   });
 });

@@ -150,13 +150,14 @@ describe.skipIf(skipUnlessAvailable(skipReason))('guest services in a real guest
   }, STEP_MS);
 
   it('AddSwapPath enables a host-formatted swap file and refuses a file that holds data; AddSwap formats and enables a bare disk at a PCI path', async () => {
-    // The file lives on the ext4 disk, mounted from the debug console (whichever vd* it is).
-    const mounted = await consoleValue(vm, '$(mkdir -p /run/swapfs; for d in /dev/vda /dev/vdb; do mount -t ext4 $d /run/swapfs 2>/dev/null && echo $d && break; done)');
+    // The file lives on the ext4 disk, mounted from the debug console (whichever vd* it is) where
+    // Kata mounts block volumes: AddSwapPath takes files in Kata's guest tree only (confinement.ts).
+    const mounted = await consoleValue(vm, '$(mkdir -p /run/kata-containers/sandbox/storage/swapfs; for d in /dev/vda /dev/vdb; do mount -t ext4 $d /run/kata-containers/sandbox/storage/swapfs 2>/dev/null && echo $d && break; done)');
     expect(mounted).toMatch(/^\/dev\/vd[ab]$/);
-    await client.request('AddSwapPath', { path: '/run/swapfs/swapfile' }, CALL);
-    const data = await client.request('AddSwapPath', { path: '/run/swapfs/datafile' }, CALL).catch((e: unknown) => e);
-    expectRpcError(data, Code.FAILED_PRECONDITION, /AddSwapPath: \/run\/swapfs\/datafile is not a swap area and holds data \(a non-zero byte at offset 0\)/);
-    expect(await consoleValue(vm, '$(busybox od -An -tx1 -N4 -j4086 /run/swapfs/datafile | busybox tr -d " ")')).toBe('5a5a5a5a');
+    await client.request('AddSwapPath', { path: '/run/kata-containers/sandbox/storage/swapfs/swapfile' }, CALL);
+    const data = await client.request('AddSwapPath', { path: '/run/kata-containers/sandbox/storage/swapfs/datafile' }, CALL).catch((e: unknown) => e);
+    expectRpcError(data, Code.FAILED_PRECONDITION, /AddSwapPath: \/run\/kata-containers\/sandbox\/storage\/swapfs\/datafile is not a swap area and holds data \(a non-zero byte at offset 0\)/);
+    expect(await consoleValue(vm, '$(busybox od -An -tx1 -N4 -j4086 /run/kata-containers/sandbox/storage/swapfs/datafile | busybox tr -d " ")')).toBe('5a5a5a5a');
 
     // disk1's PCI slot, as the runtime knows it: QEMU's qdev behind the drive, its "addr"
     // property (devfn = slot << 3 | function).
@@ -169,7 +170,7 @@ describe.skipIf(skipUnlessAvailable(skipReason))('guest services in a real guest
     await client.request('AddSwap', { PCIPath: [slot] }, CALL);
 
     const swaps = (await consoleValue(vm, '$(busybox tr "\\n" ";" < /proc/swaps)')).split(';');
-    const file = swaps.find((l) => l.startsWith('/run/swapfs/swapfile '));
+    const file = swaps.find((l) => l.startsWith('/run/kata-containers/sandbox/storage/swapfs/swapfile '));
     // The bare disk is whichever vd* the ext4 one is not.
     const bareDisk = mounted === '/dev/vda' ? '/dev/vdb' : '/dev/vda';
     const disk = swaps.find((l) => l.startsWith(`${bareDisk} `));
@@ -178,6 +179,8 @@ describe.skipIf(skipUnlessAvailable(skipReason))('guest services in a real guest
 
     const relative = await client.request('AddSwapPath', { path: 'swapfile' }, CALL).catch((e: unknown) => e);
     expectRpcError(relative, Code.INVALID_ARGUMENT, /AddSwapPath: path "swapfile" is not absolute/);
+    const outside = await client.request('AddSwapPath', { path: '/run/kata-containers/../swapfile' }, CALL).catch((e: unknown) => e);
+    expectRpcError(outside, Code.PERMISSION_DENIED, /AddSwapPath: guest path confinement: swap "\/run\/kata-containers\/..\/swapfile" \(resolves to \/run\/swapfile\)/);
     const badSlot = await client.request('AddSwap', { PCIPath: [40] }, CALL).catch((e: unknown) => e);
     expectRpcError(badSlot, Code.INVALID_ARGUMENT, /AddSwap: PCI path element 40/);
   }, STEP_MS);

@@ -8,6 +8,7 @@ import { containerStateDir, sharedRootfs } from '../paths';
 import { messageType } from '../proto/schema';
 import type { Sandbox } from '../sandbox/sandbox';
 import { withShareRootfs } from '../sandbox/shared-fs';
+import { GuestPathConfinement } from '../storage/confinement';
 import type { StorageManagerApi, StorageSpec } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import { Container } from './container';
@@ -58,6 +59,8 @@ export interface ContainerManagerOptions {
   guestSeccomp?: boolean;
   /** agent.shared_fs_tag: container rootfs come from that share (sandbox/shared-fs.ts). */
   sharedFsTag?: string;
+  /** Which guest paths the spec's bind mounts may come from (default: Kata's roots, storage/confinement.ts). */
+  confinement?: GuestPathConfinement;
 }
 
 function notFound(what: string): RpcError {
@@ -69,11 +72,13 @@ export class ContainerManager {
   /** Ids whose CreateContainer is in progress. */
   readonly #creating = new Set<string>();
   readonly #log: Logger;
+  readonly #confinement: GuestPathConfinement;
   // Read on the first container, not at agent start.
   #rlimitCeilings: Map<string, bigint> | undefined | null = null;
 
   constructor(private readonly o: ContainerManagerOptions) {
     this.#log = o.log.child({ subsystem: 'container' });
+    this.#confinement = o.confinement ?? new GuestPathConfinement();
   }
 
   #clampRlimits(processJson: OciJson | undefined, what: string): void {
@@ -120,6 +125,9 @@ export class ContainerManager {
     if (!spec.process?.args?.length) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: process.args is empty`);
     const rootfs: string = spec.root?.path || sharedRootfs(id);
     if (!path.isAbsolute(rootfs)) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: root.path ${rootfs} is not absolute`);
+    // The host's binds, checked before any storage is mounted (the agent's own, added by
+    // rewriteSpec, come from the sandbox directory).
+    this.#confinement.checkContainerMounts(spec.mounts, `create container ${id}`);
     const sharePid = Boolean(req.sandbox_pidns);
     const stateDir = containerStateDir(id);
     let storagesTaken = false;

@@ -11,9 +11,12 @@ export const DEFAULT_POLICY_FILE = '/etc/kata-agent/policy.json';
 
 export class PolicyHolder {
   #active: Policy;
+  /** allow_guest_roots of the initial (image) policy; SetPolicy cannot change them. */
+  readonly guestRoots: readonly string[];
 
   constructor(initial: Policy = Policy.allowAll(), private readonly knownMethods?: ReadonlySet<string>) {
     this.#active = initial;
+    this.guestRoots = initial.document.allowGuestRoots ?? [];
   }
 
   /** The policy file if it exists (a broken one is an error: an image meant to restrict must not start open). */
@@ -51,6 +54,11 @@ export class PolicyHolder {
     } catch (err) {
       if (err instanceof PolicyError) throw new RpcError(Code.INVALID_ARGUMENT, `SetPolicy: ${err.message}; the previous policy stays`);
       throw err;
+    }
+    // The host sends SetPolicy: letting it widen the guest paths it may name would undo the
+    // confinement. Extra roots come only with the guest image.
+    if (next.document.allowGuestRoots !== undefined) {
+      throw new RpcError(Code.INVALID_ARGUMENT, "SetPolicy: allow_guest_roots is only taken from the image's policy file; the previous policy stays");
     }
     this.#active = next;
     return next;

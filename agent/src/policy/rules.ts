@@ -1,5 +1,6 @@
 // The policy document: its JSON shape, checked strictly, so that a typo in a rule is an error
 // when the policy is set rather than a silent allow when a request comes.
+import { checkExtraRoot } from '../storage/confinement';
 
 export interface PolicyRule {
   /** Shown in PERMISSION_DENIED messages; defaults to "rules[<index>]". */
@@ -21,12 +22,14 @@ export interface PolicyRule {
 export interface PolicyDocument {
   defaultAction: 'allow' | 'deny';
   rules: PolicyRule[];
+  /** Guest directories allowed besides Kata's own for mount points, bind sources, volume stats and swap (storage/confinement.ts). */
+  allowGuestRoots?: string[];
 }
 
 export class PolicyError extends Error {}
 
 const RULE_KEYS = new Set(['name', 'method', 'deny', 'allow', 'allow_commands', 'allow_images', 'allow_paths']);
-const TOP_KEYS = new Set(['version', 'default', 'rules']);
+const TOP_KEYS = new Set(['version', 'default', 'rules', 'allow_guest_roots']);
 
 function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -106,5 +109,14 @@ export function parsePolicyDocument(text: string, knownMethods?: ReadonlySet<str
     if (names.has(r.name)) throw new PolicyError(`two rules are named "${r.name}"`);
     names.add(r.name);
   }
-  return { defaultAction, rules };
+  const parsed: PolicyDocument = { defaultAction, rules };
+  if (doc.allow_guest_roots !== undefined) {
+    const roots = checkPatterns('allow_guest_roots', doc.allow_guest_roots);
+    for (const root of roots) {
+      const problem = checkExtraRoot(root);
+      if (problem) throw new PolicyError(`allow_guest_roots: ${problem}`);
+    }
+    parsed.allowGuestRoots = roots.map((r) => r.replace(/\/+$/, ''));
+  }
+  return parsed;
 }

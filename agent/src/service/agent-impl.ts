@@ -6,6 +6,7 @@ import type { GuestNetwork } from '../network/network';
 import { RpcMetrics, withRpcMetrics } from '../metrics';
 import { DEFAULT_POLICY_FILE, PolicyHolder, withPolicy } from '../policy';
 import { AGENT_SERVICE, serviceMethods } from '../proto/schema';
+import { GuestPathConfinement } from '../storage/confinement';
 import { StorageManager } from '../storage/manager';
 import { createContainerService } from './container-service';
 import { guestServiceHandlers } from './guest-service';
@@ -37,18 +38,21 @@ export function buildAgentImpl(deps: AgentImplDeps): AgentImpl {
   const methods = new Set(serviceMethods(AGENT_SERVICE).map((m) => m.method));
   const policy = PolicyHolder.fromFile(deps.policyFile ?? DEFAULT_POLICY_FILE, methods, log.child({ subsystem: 'policy' }));
   const rpcMetrics = new RpcMetrics();
-  const storage = new StorageManager({ log: log.child({ subsystem: 'storage' }), hotplugTimeoutMs: config.hotplugTimeoutMs });
+  // One confinement for every request naming a guest path; the image's policy may widen it.
+  const confinement = new GuestPathConfinement({ policyRoots: () => policy.guestRoots });
+  const storage = new StorageManager({ log: log.child({ subsystem: 'storage' }), hotplugTimeoutMs: config.hotplugTimeoutMs, confinement });
   const containers = createContainerService({
     config,
     log: log.child({ subsystem: 'container' }),
     storage,
     onDestroyed: deps.onSandboxDestroyed,
     prepareCgroups: deps.prepareCgroups,
+    confinement,
   });
   const handlers: Record<string, TypedHandler> = {
     ...containers.handlers,
     ...networkServiceHandlers({ log, hotplugTimeoutMs: config.hotplugTimeoutMs, network: deps.network }),
-    ...guestServiceHandlers({ log, config, policy, rpcMetrics }),
+    ...guestServiceHandlers({ log, config, policy, rpcMetrics, confinement }),
   };
   return {
     handlers: withRpcMetrics(rpcMetrics, withPolicy(policy, handlers)),

@@ -11,6 +11,7 @@ import { isChildSubreaper, isPid1 } from '../native/orphan-reaper';
 import { isValidId } from '../paths';
 import { SandboxLifecycle } from '../sandbox/lifecycle';
 import type { SandboxSpec } from '../sandbox/sandbox';
+import type { GuestPathConfinement } from '../storage/confinement';
 import type { StorageManagerApi } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import type { Message, TypedHandler } from './typed';
@@ -32,6 +33,8 @@ export interface ContainerServiceDeps {
   modprobe?: string;
   /** Apply containers' seccomp profiles (default true). */
   guestSeccomp?: boolean;
+  /** Guest paths the OCI spec's bind sources may name (default: Kata's roots). */
+  confinement?: GuestPathConfinement;
 }
 
 export interface ContainerService {
@@ -97,6 +100,7 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
     oom,
     guestSeccomp: deps.guestSeccomp,
     sharedFsTag: deps.config.sharedFsTag,
+    confinement: deps.confinement,
   });
   sandbox = new SandboxLifecycle({
     storage: deps.storage,

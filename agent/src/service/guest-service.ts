@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger';
 import { MetricsSource, type RpcMetrics } from '../metrics';
 import type { PolicyHolder } from '../policy';
 import { waitForVirtioBlkByPciPath } from '../storage/block-devices';
+import { GuestPathConfinement } from '../storage/confinement';
 import { Code, RpcError } from '../ttrpc/status';
 import type { TypedHandler } from './typed';
 
@@ -35,6 +36,8 @@ export interface GuestServiceDeps {
   deviceHandlers?: readonly string[];
   /** Block device of AddSwap's PCI path (default: the virtio-blk lookup of the storage layer). */
   resolveSwapDevice?: SwapDeviceResolver;
+  /** Guest paths GetVolumeStats, AddSwapPath and UpdateEphemeralMounts may name (default: Kata's roots). */
+  confinement?: GuestPathConfinement;
 }
 
 /** Kata sends the swap disk's PCI path as slot numbers, function 0 on each bus. */
@@ -64,6 +67,7 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
   }
   const logs = recentLogs;
   const resolveSwap = deps.resolveSwapDevice ?? defaultSwapResolver(deps);
+  const confinement = deps.confinement ?? new GuestPathConfinement();
   const empty = {};
 
   return {
@@ -102,12 +106,12 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
     },
 
     AddSwapPath: async (r) => {
-      const added = await addSwapFile(r.path);
+      const added = await addSwapFile(confinement.check('swap', r.path, 'AddSwapPath'));
       log.info('swap file added', { path: r.path, ...added });
       return empty;
     },
 
-    GetVolumeStats: (r) => volumeStats(r.volume_guest_path),
+    GetVolumeStats: (r) => volumeStats(confinement.check('volume stats', r.volume_guest_path, 'GetVolumeStats')),
 
     ResizeVolume: (r) => {
       throw new RpcError(
@@ -117,7 +121,9 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
     },
 
     UpdateEphemeralMounts: (r) => {
-      const done = updateEphemeralMounts((r.storages ?? []) as EphemeralStorage[]);
+      const storages = (r.storages ?? []) as EphemeralStorage[];
+      for (const [i, s] of storages.entries()) confinement.check('mount point', s.mount_point, `UpdateEphemeralMounts: storage ${i}`);
+      const done = updateEphemeralMounts(storages);
       log.info('ephemeral mounts updated', { mounts: done });
       return empty;
     },

@@ -62,3 +62,20 @@ export function invalidStorage(message: string): RpcError {
 export function cancelled(operation: string): RpcError {
   return new RpcError(Code.CANCELLED, `${operation}: cancelled`);
 }
+
+/**
+ * A guest path outside the roots allowed for its use (confinement.ts): PERMISSION_DENIED, naming
+ * the rule, the path as sent and as resolved, and the roots that would have been accepted.
+ */
+export function confinementDenied(operation: string, use: string, requested: string, resolved: string, roots: readonly string[]): RpcError {
+  const where = requested === resolved ? `"${requested}"` : `"${requested}" (resolves to ${resolved})`;
+  return new RpcError(
+    Code.PERMISSION_DENIED,
+    `${operation}: guest path confinement: ${use} ${where} is outside the roots allowed for it (${roots.join(', ')}); an image's policy can add roots with allow_guest_roots`,
+  );
+}
+
+/** A local or ephemeral volume mode asking for the setuid bit, which no Kata runtime sends. */
+export function modeDenied(operation: string, mode: string): RpcError {
+  return new RpcError(Code.PERMISSION_DENIED, `${operation}: guest path confinement: directory mode ${mode} sets the setuid bit (Kata sends mode=0777, setgid comes from fsgid=)`);
+}

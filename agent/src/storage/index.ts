@@ -4,3 +4,4 @@ export type { CheckedStorage, DriverContext, StorageDriver, StorageHandle } from
 export type { StorageManagerApi, StorageManagerOptions, StorageSpec } from './types';
 export { defaultDrivers, REFUSING_DRIVERS } from './drivers';
 export { parseMountOptions, type MountOptions } from './mount-options';
+export { GuestPathConfinement, KATA_GUEST_ROOTS, type GuestPathUse, type GuestRoot } from './confinement';

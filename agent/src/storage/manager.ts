@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger';
 import { Code, RpcError } from '../ttrpc/status';
 import type { CheckedStorage, DriverContext, StorageDriver, StorageHandle } from './driver';
 import { defaultDrivers } from './drivers';
+import { GuestPathConfinement } from './confinement';
 import { cancelled, storageError } from './errors';
 import { checkMountPoint } from './mount-point';
 import type { StorageManagerApi, StorageManagerOptions, StorageSpec } from './types';
@@ -32,9 +33,11 @@ export class StorageManager implements StorageManagerApi {
   /** Unmounts in progress, so that a new add of the same mount point waits for them. */
   private readonly releasing = new Map<string, Promise<void>>();
   private readonly log: Logger;
+  private readonly confinement: GuestPathConfinement;
 
   constructor(private readonly opts: StorageManagerConfig) {
     this.log = opts.log.child({ subsystem: 'storage' });
+    this.confinement = opts.confinement ?? new GuestPathConfinement();
     for (const [name, driver] of Object.entries({ ...defaultDrivers(), ...opts.drivers })) this.drivers.set(name, driver);
   }
 
@@ -44,6 +47,12 @@ export class StorageManager implements StorageManagerApi {
   }
 
   async add(owner: string, storages: StorageSpec[], signal?: AbortSignal): Promise<string[]> {
+    // Every guest path of every storage first: a request with one path outside the allowed
+    // roots changes nothing, also when its mount points are already held.
+    for (const [index, storage] of storages.entries()) {
+      const label = `storage ${index} (${storage.driver} ${storage.source})`;
+      this.confinement.checkStorage({ ...normalise(storage), mount_point: checkMountPoint(storage.mount_point, `add ${label}`) }, `add ${label}`);
+    }
     const taken: MountEntry[] = [];
     const mountPoints: string[] = [];
     try {

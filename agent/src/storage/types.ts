@@ -1,5 +1,6 @@
 // The contract between the storage layer and its users (sandbox and containers).
 import type { Logger } from '../log/logger';
+import type { GuestPathConfinement } from './confinement';
 
 /** grpc.Storage as decoded (proto field names). */
 export interface StorageSpec {
@@ -20,6 +21,8 @@ export interface StorageManagerOptions {
   /** Root of sysfs and /dev, for device lookups (tests point these at a fake tree). */
   sysRoot?: string;
   devRoot?: string;
+  /** Which guest paths storages may use (default: Kata's roots only, confinement.ts). */
+  confinement?: GuestPathConfinement;
 }
 
 export interface StorageManagerApi {
