@@ -18,7 +18,8 @@
         "src/netlink.c",
         "src/guest_ops.c",
         "src/spawn.c",
-        "src/beneath.c"
+        "src/beneath.c",
+        "src/blocking_calls.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

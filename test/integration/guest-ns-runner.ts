@@ -18,19 +18,19 @@ function mountAt(target: string) {
   return readMountTable().filter((m) => m.mountPoint === target).pop();
 }
 
-function failure(fn: () => unknown): { code: number; message: string } {
+async function failure(fn: () => Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     return err instanceof RpcError ? { code: err.code, message: err.message } : { code: -1, message: String(err) };
   }
   return { code: 0, message: 'no error' };
 }
 
-function bindFile(source: string, target: string): void {
+async function bindFile(source: string, target: string): Promise<void> {
   mkdirSync(path.dirname(target), { recursive: true });
   writeFileSync(target, '');
-  mount(source, target, null, MS_BIND);
+  await mount(source, target, null, MS_BIND);
 }
 
 const scenarios: Record<string, (dir: string) => unknown> = {
@@ -68,25 +68,25 @@ const scenarios: Record<string, (dir: string) => unknown> = {
     return { online, cpu1: readFileSync(path.join(sys, 'devices/system/cpu/cpu1/online'), 'utf8') };
   },
 
-  'ephemeral-resize'(dir) {
+  async 'ephemeral-resize'(dir) {
     const eph = path.join(dir, 'ephemeral');
     const plain = path.join(dir, 'plain');
     mkdirSync(eph);
     mkdirSync(plain);
-    mount('tmpfs', eph, 'tmpfs', 0, 'size=1m,mode=755');
+    await mount('tmpfs', eph, 'tmpfs', 0, 'size=1m,mode=755');
     writeFileSync(path.join(eph, 'kept'), 'data');
     const storage = (mountPoint: string, options: string[], driver = 'ephemeral') => ({ driver, fstype: 'tmpfs', options, mount_point: mountPoint });
     const before = mountAt(eph)?.superOptions;
     // A bad storage anywhere in the list changes nothing.
-    const mixed = failure(() => updateEphemeralMounts([storage(eph, ['size=2m']), storage(plain, ['size=2m'])]));
-    const notEphemeral = failure(() => updateEphemeralMounts([storage(eph, ['size=2m'], 'local')]));
+    const mixed = await failure(() => updateEphemeralMounts([storage(eph, ['size=2m']), storage(plain, ['size=2m'])]));
+    const notEphemeral = await failure(() => updateEphemeralMounts([storage(eph, ['size=2m'], 'local')]));
     const afterFailures = mountAt(eph)?.superOptions;
-    updateEphemeralMounts([storage(eph, ['size=4m', 'nosuid'])]);
+    await updateEphemeralMounts([storage(eph, ['size=4m', 'nosuid'])]);
     const after = mountAt(eph);
     return { before, mixed, notEphemeral, afterFailures, after: after?.superOptions, fileKept: readFileSync(path.join(eph, 'kept'), 'utf8') };
   },
 
-  'stale-share'(dir) {
+  async 'stale-share'(dir) {
     const host = path.join(dir, 'host');
     const share = path.join(dir, 'shared', 'containers');
     mkdirSync(host, { recursive: true });
@@ -94,15 +94,15 @@ const scenarios: Record<string, (dir: string) => unknown> = {
     const gone = path.join(share, 'c1', 'etc-config');
     const live = path.join(share, 'c1', 'etc-secret');
     const outside = path.join(dir, 'elsewhere', 'target');
-    bindFile(path.join(host, 'configmap-v1'), gone);
-    bindFile(path.join(host, 'secret'), live);
-    bindFile(path.join(host, 'outside-src'), outside);
+    await bindFile(path.join(host, 'configmap-v1'), gone);
+    await bindFile(path.join(host, 'secret'), live);
+    await bindFile(path.join(host, 'outside-src'), outside);
     // The host removes the old ConfigMap revision and the file outside the share.
     rmSync(path.join(host, 'configmap-v1'));
     rmSync(path.join(host, 'outside-src'));
     const rootBefore = mountAt(gone)?.root;
-    const removed = removeStaleShareMounts({ shareDir: share });
-    return { rootBefore, removed, goneMounted: !!mountAt(gone), liveMounted: !!mountAt(live), outsideMounted: !!mountAt(outside), again: removeStaleShareMounts({ shareDir: share }) };
+    const removed = await removeStaleShareMounts({ shareDir: share });
+    return { rootBefore, removed, goneMounted: !!mountAt(gone), liveMounted: !!mountAt(live), outsideMounted: !!mountAt(outside), again: await removeStaleShareMounts({ shareDir: share }) };
   },
 };
 

@@ -2,7 +2,7 @@
 // are refused with PERMISSION_DENIED before anything is created, changed or mounted, and every
 // guest path Kata's runtimes send (the 3.19.1 fixtures, and the paths read in Kata's source)
 // still passes.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +53,7 @@ function denied(fn: () => unknown): RpcError {
 describe('the roots match what Kata sends', () => {
   const confinement = new GuestPathConfinement();
 
-  it('passes every storage and every bind source of the Kata 3.19.1 fixtures', () => {
+  it('passes every storage and every bind source of the Kata 3.19.1 fixtures', async () => {
     const sandbox = fixture('CreateSandbox', 'create-sandbox-virtiofs.bin');
     const containers = [fixture('CreateContainer', 'create-container-virtiofs.bin'), fixture('CreateContainer', 'create-container-blk.bin')];
     const storages = [...(sandbox.storages as StorageSpec[]), ...containers.flatMap((c) => (c.storages ?? []) as StorageSpec[])];
@@ -62,15 +62,16 @@ describe('the roots match what Kata sends', () => {
       '/run/kata-containers/sandbox/shm',
       `/run/kata-containers/shared/containers/${CID}`,
     ]);
-    for (const s of storages) confinement.checkStorage(storage(s), `fixture storage ${s.driver}`);
+    for (const s of storages) await confinement.checkStorage(storage(s), `fixture storage ${s.driver}`);
     for (const c of containers) {
       const mounts = (c.OCI.Mounts as Obj[]).map((m) => ({ type: m.type, source: m.source, options: m.options }));
       expect(mounts.filter((m) => m.type === 'bind').length).toBe(5);
-      confinement.checkContainerMounts(mounts, 'fixture OCI mounts');
+      await confinement.checkContainerMounts(mounts, 'fixture OCI mounts');
+      expect(await confinement.checkPath('container rootfs', c.OCI.Root.Path, 'fixture root.path')).toMatch(new RegExp(`^/run/kata-containers/shared/containers/${CID}(/rootfs)?$`));
     }
   });
 
-  it("passes the paths read in Kata's source and this agent's own share", () => {
+  it("passes the paths read in Kata's source and this agent's own share", async () => {
     const kataStorages: StorageSpec[] = [
       // runtime-go handleLocalStorage, handleEphemeralStorage (and hugepages), handleBlkOCIMounts
       storage({ driver: 'local', source: 'local', fstype: 'local', options: ['mode=0777', 'fsgid=2000'], mount_point: `/run/kata-containers/shared/containers/${CID}/rootfs/local/cache` }),
@@ -91,14 +92,14 @@ describe('the roots match what Kata sends', () => {
       [SHARED_FS_MOUNT, 'kataShared'],
       [`/run/kata-containers/shared/containers/${CID}/rootfs`, `${SHARED_FS_MOUNT}/${CID}/rootfs`],
     ]);
-    for (const s of [...kataStorages, ...ours]) confinement.checkStorage(s, `${s.driver} at ${s.mount_point}`);
+    for (const s of [...kataStorages, ...ours]) await confinement.checkStorage(s, `${s.driver} at ${s.mount_point}`);
     // runtime-go's GetVolumeStats path (the GuestDeviceMount of a direct-assigned volume);
     // runtime-rs's AddSwapPath path (the swap disk's virt_path), and a swap file on a Kata storage.
     expect(confinement.check('volume stats', '/run/kata-containers/sandbox/storage/MDIvMDA=', 'GetVolumeStats')).toBe('/run/kata-containers/sandbox/storage/MDIvMDA=');
     confinement.check('swap', '/dev/vdc', 'AddSwapPath');
     confinement.check('swap', '/run/kata-containers/sandbox/storage/MDIvMDA=/swapfile', 'AddSwapPath');
     // Binds Kata leaves in the OCI spec unshared: host devices, /sys and /proc system mounts.
-    confinement.checkContainerMounts(
+    await confinement.checkContainerMounts(
       [
         { type: 'bind', source: '/dev/fuse', options: ['rbind'] },
         { type: 'bind', source: '/sys/fs/cgroup', options: ['rbind', 'ro'] },
@@ -209,6 +210,38 @@ describe('extra roots', () => {
     expect(denied(() => confinement.check('mount point', '/mnt/data/../../etc', 'add')).message).toContain('(resolves to /etc)');
   });
 
+  it('follow no symlink out of a root: one the host left in the share is refused, one that stays inside passes', async () => {
+    const share = path.join(dir, 'share');
+    mkdirSync(path.join(share, 'real'), { recursive: true });
+    symlinkSync('/etc', path.join(share, 'evil'));
+    symlinkSync(path.join(share, 'real'), path.join(share, 'inside'));
+    const confinement = new GuestPathConfinement({ extraRoots: [share] });
+    // Lexically inside; really /etc.
+    expect(confinement.check('mount point', path.join(share, 'evil/ssl'), 'add')).toBe(path.join(share, 'evil/ssl'));
+    for (const [use, p] of [
+      ['mount point', path.join(share, 'evil/ssl')],
+      ['mount point', path.join(share, 'evil/new/dir')],
+      ['bind source', path.join(share, 'evil')],
+      ['volume stats', path.join(share, 'evil')],
+      ['swap', path.join(share, 'evil/swapfile')],
+    ] as const) {
+      const err = await rpcRejection(confinement.checkPath(use, p, 'op'));
+      expect(err.code).toBe(Code.PERMISSION_DENIED);
+      expect(err.message).toContain(`(resolves to /etc${p.slice(path.join(share, 'evil').length)} through a symlink)`);
+    }
+    expect(await confinement.checkPath('mount point', path.join(share, 'inside/x'), 'op')).toBe(path.join(share, 'inside/x'));
+
+    // Through the storage manager: nothing is mounted over the real /etc/ssl.
+    const calls: string[] = [];
+    const recording: StorageDriver = { add: async (st) => (calls.push(st.mount_point), { mountPoint: st.mount_point, release: async () => undefined }) };
+    const m = new StorageManager({ log, hotplugTimeoutMs: 1000, confinement, drivers: { ephemeral: recording, 'watchable-bind': recording } });
+    const viaLink = await rpcRejection(m.add('c1', [storage({ driver: 'ephemeral', source: 'tmpfs', fstype: 'tmpfs', mount_point: path.join(share, 'evil/ssl') })]));
+    expect(viaLink.code).toBe(Code.PERMISSION_DENIED);
+    const bindLink = await rpcRejection(m.add('c1', [storage({ driver: 'watchable-bind', source: path.join(share, 'evil'), mount_point: path.join(share, 'real/etc') })]));
+    expect(bindLink.code).toBe(Code.PERMISSION_DENIED);
+    expect(calls).toEqual([]);
+  });
+
   it('must be absolute, normalised directories other than /', () => {
     expect(checkExtraRoot('/mnt/data')).toBeUndefined();
     expect(checkExtraRoot('/')).toMatch(/every guest path/);
@@ -265,6 +298,16 @@ describe('CreateContainer bind sources', () => {
     const err = await rpcRejection(containers.create(request(mount)));
     expect(err.code).toBe(Code.PERMISSION_DENIED);
     expect(err.message).toMatch(/^create container confinement-test-[0-9a-f]+: guest path confinement: container bind source/);
+    expect(added).toEqual([]);
+  });
+
+  it.each(['/', '/etc', '/run/kata-containers/../usr'])('refuses root.path %s before any storage is mounted', async (root) => {
+    added.length = 0;
+    const req = request();
+    req.OCI.Root.Path = root;
+    const err = await rpcRejection(containers.create(req));
+    expect(err.code).toBe(Code.PERMISSION_DENIED);
+    expect(err.message).toMatch(/: root\.path: guest path confinement: container rootfs/);
     expect(added).toEqual([]);
   });
 

@@ -31,31 +31,31 @@ const needs = (tool: string) => skipUnlessAvailable(toolMissingReason(tool, 'uti
 describe('GetVolumeStats', () => {
   const df = (dir: string): string[] =>
     execFileSync('df', ['-B1', '--output=size,used,avail,itotal,iused,iavail', dir], { encoding: 'utf8' }).trim().split('\n')[1]!.trim().split(/\s+/);
-  const ours = (dir: string): string[] => {
-    const s = volumeStats(dir);
+  const ours = async (dir: string): Promise<string[]> => {
+    const s = await volumeStats(dir);
     expect(s.usage.map((u) => u.unit)).toEqual(['BYTES', 'INODES']);
     expect(s.volume_condition).toEqual({ abnormal: false, message: '' });
     return [s.usage[0]!.total, s.usage[0]!.used, s.usage[0]!.available, s.usage[1]!.total, s.usage[1]!.used, s.usage[1]!.available];
   };
 
-  it('equals df exactly for a quiet tmpfs (/dev/shm): bytes and inodes', () => {
+  it('equals df exactly for a quiet tmpfs (/dev/shm): bytes and inodes', async () => {
     // Accept df just before or just after, in case something wrote to /dev/shm in between.
     const before = df('/dev/shm');
-    const stats = ours('/dev/shm');
+    const stats = await ours('/dev/shm');
     expect([before, df('/dev/shm')]).toContainEqual(stats);
   });
 
-  it('agrees with df on a busy root filesystem (totals exact, usage within 0.1%)', () => {
+  it('agrees with df on a busy root filesystem (totals exact, usage within 0.1%)', async () => {
     const theirs = df('/').map(Number);
-    const stats = ours('/').map(Number);
+    const stats = (await ours('/')).map(Number);
     expect(stats[0]).toBe(theirs[0]);
     expect(stats[3]).toBe(theirs[3]);
     for (const i of [1, 2, 4, 5]) expect(Math.abs(stats[i]! - theirs[i]!)).toBeLessThanOrEqual(Math.max(theirs[0]!, theirs[3]!) / 1000);
   });
 
-  it('answers NOT_FOUND for a missing path and INVALID_ARGUMENT for a relative one', () => {
-    expect(() => volumeStats('/nonexistent/volume')).toThrow(expect.objectContaining({ code: Code.NOT_FOUND, message: expect.stringContaining('/nonexistent/volume') }));
-    expect(() => volumeStats('rel/path')).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT }));
+  it('answers NOT_FOUND for a missing path and INVALID_ARGUMENT for a relative one', async () => {
+    await expect(volumeStats('/nonexistent/volume')).rejects.toThrow(expect.objectContaining({ code: Code.NOT_FOUND, message: expect.stringContaining('/nonexistent/volume') }));
+    await expect(volumeStats('rel/path')).rejects.toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT }));
   });
 });
 

@@ -1,5 +1,6 @@
 // The addon's shape: constants agree with the kernel headers it was built against, arguments
 // are checked, and errors carry code, errno, syscall and a message naming the operation.
+import { statfsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as face from '../../agent/src/native';
 import * as constants from '../../agent/src/native/constants';
@@ -17,7 +18,7 @@ describe('kata_native addon', () => {
   it('throws errno errors shaped like Node system errors', () => {
     let err: NodeJS.ErrnoException | undefined;
     try {
-      face.mount('proc', '/nonexistent/kata-native-test', 'proc', 0, null);
+      face.mountSync('proc', '/nonexistent/kata-native-test', 'proc', 0, null);
     } catch (e) {
       err = e as NodeJS.ErrnoException;
     }
@@ -28,15 +29,43 @@ describe('kata_native addon', () => {
     expect(err?.syscall).toBe('mount');
   });
 
+  it('rejects with the same errors from the calls that run on a thread of their own', async () => {
+    const shape = (e: NodeJS.ErrnoException) => ({ message: e.message, code: e.code, errno: e.errno, syscall: e.syscall });
+    const failed = async (p: Promise<unknown>) => shape(await p.then(() => ({}) as NodeJS.ErrnoException, (e: NodeJS.ErrnoException) => e));
+    const target = '/nonexistent/kata-native-test';
+    expect(await failed(face.mount('proc', target, 'proc', 0, null))).toEqual({ message: `mount proc proc at ${target}: ENOENT`, code: 'ENOENT', errno: -2, syscall: 'mount' });
+    expect(await failed(face.mount('/nonexistent/src', target, null, face.MS_BIND, null))).toMatchObject({ message: `mount /nonexistent/src at ${target}: ENOENT` });
+    expect(await failed(face.umount(target))).toEqual({ message: `unmount ${target}: ENOENT`, code: 'ENOENT', errno: -2, syscall: 'umount2' });
+    expect(await failed(face.statfs(target))).toEqual({ message: `statfs ${target}: ENOENT`, code: 'ENOENT', errno: -2, syscall: 'statfs' });
+    expect(await failed(face.statPath(target))).toEqual({ message: `stat ${target}: ENOENT`, code: 'ENOENT', errno: -2, syscall: 'stat' });
+    expect(await failed(face.swapOff(target))).toMatchObject({ code: 'ENOENT', syscall: 'swapoff' });
+  });
+
+  it('statfs off the JS thread agrees with Node\'s', async () => {
+    const ours = await face.statfs('/');
+    const node = statfsSync('/', { bigint: true });
+    expect(ours.type).toBe(node.type);
+    expect(ours.bsize).toBe(node.bsize);
+    expect(ours.blocks).toBe(node.blocks);
+    expect(ours.files).toBe(node.files);
+  });
+
+  it('runs many calls at once, each settling its own promise', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 64 }, (_, i) => (i % 2 ? face.statPath('/') : face.statPath(`/nonexistent/${i}`))));
+    results.forEach((r, i) => expect(r.status).toBe(i % 2 ? 'fulfilled' : 'rejected'));
+  });
+
   it('rejects arguments of the wrong type instead of guessing', () => {
     const addon = face.native();
-    expect(() => addon.umount2(42 as unknown as string, 0)).toThrow(TypeError);
-    expect(() => addon.umount2('/tmp\0/x', 0)).toThrow('target must be a string without NUL bytes');
+    // Checked on the JS thread before any thread starts: a throw, not a rejection.
+    expect(() => addon.umount2Async(42 as unknown as string, 0)).toThrow(TypeError);
+    expect(() => addon.umount2Async('/tmp\0/x', 0)).toThrow('path must be a string without NUL bytes');
+    expect(() => (addon.mountAsync as unknown as (...a: unknown[]) => void)('a', 'b')).toThrow('mountAsync: expected 5 arguments, got 2');
     expect(() => (addon.mount as unknown as (...a: unknown[]) => void)('a', 'b')).toThrow('mount: expected 5 arguments, got 2');
     expect(() => addon.closeFd('3' as unknown as number)).toThrow('fd must be a number');
   });
 
-  it('syncs', () => {
-    expect(() => face.sync()).not.toThrow();
+  it('syncs', async () => {
+    await expect(face.sync()).resolves.toBeUndefined();
   });
 });

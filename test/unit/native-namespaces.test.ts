@@ -42,31 +42,41 @@ function mountLine(mountinfo: string, target: string): string | undefined {
 }
 
 describe('mount and umount', () => {
-  it('mounts a tmpfs with flags and data, and unmounts it, in a private mount namespace', async () => {
+  it('mounts a tmpfs with flags and data off the JS thread, and unmounts it, in a private mount namespace', async () => {
     const target = join(dir, 'mnt');
     mkdirSync(target);
     const child = await bundle(
       'mount',
-      `import { mount, umount, MS_NOSUID, MS_NODEV, MS_NOEXEC } from NATIVE;
+      `import { mount, mountSync, umount, MS_NOSUID, MS_NODEV, MS_NOEXEC } from NATIVE;
        import { readFileSync, writeFileSync, existsSync } from 'node:fs';
        const target = process.argv[2];
        const line = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\\n').find((l) => l.split(' ')[4] === target);
-       const errorOf = (fn) => { try { fn(); return null; } catch (e) { return { message: e.message, code: e.code, syscall: e.syscall, errno: e.errno }; } };
-       mount('kataTest', target, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'size=1m,mode=0711');
+       const shape = (e) => ({ message: e.message, code: e.code, syscall: e.syscall, errno: e.errno });
+       const errorOf = async (p) => { try { await p; return null; } catch (e) { return shape(e); } };
+       const pending = mount('kataTest', target, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'size=1m,mode=0711');
+       const isPromise = pending instanceof Promise;
+       await pending;
        const mounted = line();
        writeFileSync(target + '/inside', 'x');
-       const notAMountPoint = errorOf(() => umount(target + '/inside'));
-       const badFsType = errorOf(() => mount('none', target, 'no-such-fs', 0, null));
-       umount(target);
-       console.log(JSON.stringify({ mounted, unmounted: line(), fileAfter: existsSync(target + '/inside'), notAMountPoint, badFsType }));`,
+       const notAMountPoint = await errorOf(umount(target + '/inside'));
+       const badFsType = await errorOf(mount('none', target, 'no-such-fs', 0, null));
+       const noTarget = await errorOf(mount('kataTest', target + '/no/such/dir', 'tmpfs', 0, null));
+       let syncNoTarget = null;
+       try { mountSync('kataTest', target + '/no/such/dir', 'tmpfs', 0, null); } catch (e) { syncNoTarget = shape(e); }
+       await umount(target);
+       console.log(JSON.stringify({ isPromise, mounted, unmounted: line(), fileAfter: existsSync(target + '/inside'), notAMountPoint, badFsType, noTarget, syncNoTarget }));`,
     );
     const r = runChild<{
+      isPromise: boolean;
+      noTarget: NodeJS.ErrnoException;
+      syncNoTarget: NodeJS.ErrnoException;
       mounted?: string;
       unmounted?: string;
       fileAfter: boolean;
       notAMountPoint: NodeJS.ErrnoException;
       badFsType: NodeJS.ErrnoException;
     }>(child, ['-m', '--propagation', 'private'], [target]);
+    expect(r.isPromise).toBe(true);
     expect(r.mounted).toMatch(/ - tmpfs kataTest rw,/);
     expect(r.mounted?.split(' ')[5]).toMatch(/nosuid,nodev,noexec/);
     expect(r.mounted).toMatch(/size=1024k,mode=711/);
@@ -74,6 +84,10 @@ describe('mount and umount', () => {
     expect(r.fileAfter).toBe(false); // the file lived on the tmpfs
     expect(r.notAMountPoint).toEqual({ message: `unmount ${target}/inside: EINVAL`, code: 'EINVAL', syscall: 'umount2', errno: -22 });
     expect(r.badFsType).toMatchObject({ message: `mount no-such-fs none at ${target}: ENODEV`, code: 'ENODEV', syscall: 'mount' });
+    // The same error, off the JS thread or on it (PID 1's boot mounts).
+    const noTarget = { message: `mount tmpfs kataTest at ${target}/no/such/dir: ENOENT`, code: 'ENOENT', syscall: 'mount', errno: -2 };
+    expect(r.noTarget).toEqual(noTarget);
+    expect(r.syncNoTarget).toEqual(noTarget);
     // Nothing leaked into this worker's mount namespace.
     expect(mountLine(readFileSync('/proc/self/mountinfo', 'utf8'), target)).toBeUndefined();
   });
@@ -116,7 +130,7 @@ describe('hostname and namespaces', () => {
 describe('loading the addon', () => {
   it('is found beside a bundle, and a missing addon names every path tried', async () => {
     const source = `import { native, isChildSubreaper } from NATIVE;
-       try { console.log(JSON.stringify({ subreaper: isChildSubreaper(), sync: typeof native().sync })); }
+       try { console.log(JSON.stringify({ subreaper: isChildSubreaper(), sync: typeof native().syncAsync })); }
        catch (e) { console.log(JSON.stringify({ error: e.message, code: e.code })); }`;
     const withAddon = await bundle('load-ok', source);
     expect(runChild(withAddon, null)).toEqual({ subreaper: false, sync: 'function' });

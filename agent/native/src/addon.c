@@ -7,7 +7,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_status (*const inits[])(napi_env, napi_value) = {
       kn_init_poll_watch, kn_init_fd_io,   kn_init_vsock,  kn_init_fd_passing, kn_init_process_exit,
       kn_init_orphan_reaper, kn_init_mount, kn_init_namespaces, kn_init_system, kn_init_terminal, kn_init_netlink, kn_init_guest_ops,
-      kn_init_spawn, kn_init_beneath,
+      kn_init_spawn, kn_init_beneath, kn_init_blocking_calls,
   };
   for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++) {
     if (inits[i](env, exports) != napi_ok) {

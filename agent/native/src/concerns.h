@@ -19,5 +19,6 @@ napi_status kn_init_netlink(napi_env env, napi_value exports);
 napi_status kn_init_guest_ops(napi_env env, napi_value exports);
 napi_status kn_init_spawn(napi_env env, napi_value exports);
 napi_status kn_init_beneath(napi_env env, napi_value exports);
+napi_status kn_init_blocking_calls(napi_env env, napi_value exports);
 
 #endif

@@ -1,6 +1,6 @@
 // Guest-wide operations the Kata API asks for that Node has no call for: the clock
-// (SetGuestDateTime), the entropy pool (ReseedRandomDev), swap (AddSwap) and pipe sizes
-// (agent.container_pipe_size).
+// (SetGuestDateTime), the entropy pool (ReseedRandomDev), swap flags (AddSwap; swapon itself, which
+// can wait on a stalled share, is in blocking_calls.c) and pipe sizes (agent.container_pipe_size).
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/random.h>
@@ -67,27 +67,6 @@ static napi_value add_entropy(napi_env env, napi_callback_info info) {
   return kn_undefined(env);
 }
 
-// swapOn(path, flags) / swapOff(path)
-static napi_value swap_on(napi_env env, napi_callback_info info) {
-  kn_args a;
-  char *path = NULL;
-  int32_t flags = 0;
-  if (!kn_get_args(env, info, &a, 1, "swapOn") || !kn_arg_string(env, a.argv[0], &path, false, "path")) return NULL;
-  if (a.argc > 1 && !kn_arg_int32(env, a.argv[1], &flags, "flags")) { free(path); return NULL; }
-  if (swapon(path, flags) < 0) { kn_throw_errno(env, errno, "swapon", "swapon %s", path); free(path); return NULL; }
-  free(path);
-  return kn_undefined(env);
-}
-
-static napi_value swap_off(napi_env env, napi_callback_info info) {
-  kn_args a;
-  char *path = NULL;
-  if (!kn_get_args(env, info, &a, 1, "swapOff") || !kn_arg_string(env, a.argv[0], &path, false, "path")) return NULL;
-  if (swapoff(path) < 0) { kn_throw_errno(env, errno, "swapoff", "swapoff %s", path); free(path); return NULL; }
-  free(path);
-  return kn_undefined(env);
-}
-
 // setPipeSize(fd, bytes) -> the size the kernel granted (F_SETPIPE_SZ rounds up).
 static napi_value set_pipe_size(napi_env env, napi_callback_info info) {
   kn_args a;
@@ -130,8 +109,6 @@ napi_status kn_init_guest_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"setTimeOfDay", NULL, set_time_of_day, NULL, NULL, NULL, napi_default, NULL},
       {"addEntropy", NULL, add_entropy, NULL, NULL, NULL, napi_default, NULL},
-      {"swapOn", NULL, swap_on, NULL, NULL, NULL, napi_default, NULL},
-      {"swapOff", NULL, swap_off, NULL, NULL, NULL, napi_default, NULL},
       {"setPipeSize", NULL, set_pipe_size, NULL, NULL, NULL, napi_default, NULL},
       {"getPipeSize", NULL, get_pipe_size, NULL, NULL, NULL, napi_default, NULL},
       {"createPipe", NULL, create_pipe, NULL, NULL, NULL, napi_default, NULL},

@@ -1,4 +1,5 @@
-// mount(2), umount2(2) and chroot(2), with the flag constants the agent composes.
+// mount(2) on the JS thread, for PID 1's boot mounts only (every later mount or unmount goes
+// through blocking_calls.c, off the JS thread), chroot(2), and the flag constants the agent composes.
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -34,21 +35,6 @@ static napi_value mount_fn(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// umount2(target, flags)
-static napi_value umount2_fn(napi_env env, napi_callback_info info) {
-  kn_args a;
-  char *target = NULL;
-  int32_t flags;
-  if (!kn_get_args(env, info, &a, 2, "umount2") || !kn_arg_int32(env, a.argv[1], &flags, "flags") ||
-      !kn_arg_string(env, a.argv[0], &target, false, "target"))
-    return NULL;
-  napi_value result = NULL;
-  if (umount2(target, flags) < 0) kn_throw_errno(env, errno, "umount2", "unmount %s", target);
-  else result = kn_undefined(env);
-  free(target);
-  return result;
-}
-
 // chroot(path): the whole process's root (threads share it).
 static napi_value chroot_fn(napi_env env, napi_callback_info info) {
   kn_args a;
@@ -64,7 +50,6 @@ static napi_value chroot_fn(napi_env env, napi_callback_info info) {
 napi_status kn_init_mount(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, mount_fn, NULL, NULL, NULL, napi_default, NULL},
-      {"umount2", NULL, umount2_fn, NULL, NULL, NULL, napi_default, NULL},
       {"chroot", NULL, chroot_fn, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_status s = napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -64,26 +64,41 @@ const char *kn_errno_name(int err) {
   return name != NULL ? name : "EUNKNOWN";
 }
 
+// The Error for errno `err` after operation `op` (already formatted); NULL if N-API failed.
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *op) {
+  char msg[640];
+  const char *name = kn_errno_name(err);
+  snprintf(msg, sizeof msg, "%s: %s", op, name);
+
+  napi_value code_v, msg_v, error, errno_v, syscall_v;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code_v) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &msg_v) != napi_ok) return NULL;
+  if (napi_create_error(env, code_v, msg_v, &error) != napi_ok) return NULL;
+  // Node's own system errors carry a negative errno; keep that convention.
+  napi_create_int32(env, -err, &errno_v);
+  napi_set_named_property(env, error, "errno", errno_v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
+  napi_set_named_property(env, error, "syscall", syscall_v);
+  return error;
+}
+
+napi_value kn_errno_error(napi_env env, int err, const char *syscall, const char *fmt, ...) {
+  char op[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(op, sizeof op, fmt, ap);
+  va_end(ap);
+  return errno_error(env, err, syscall, op);
+}
+
 void kn_throw_errno(napi_env env, int err, const char *syscall, const char *fmt, ...) {
   char op[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(op, sizeof op, fmt, ap);
   va_end(ap);
-  char msg[640];
-  const char *name = kn_errno_name(err);
-  snprintf(msg, sizeof msg, "%s: %s", op, name);
-
-  napi_value code_v, msg_v, error, errno_v, syscall_v;
-  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code_v) != napi_ok) return;
-  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &msg_v) != napi_ok) return;
-  if (napi_create_error(env, code_v, msg_v, &error) != napi_ok) return;
-  // Node's own system errors carry a negative errno; keep that convention.
-  napi_create_int32(env, -err, &errno_v);
-  napi_set_named_property(env, error, "errno", errno_v);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
-  napi_set_named_property(env, error, "syscall", syscall_v);
-  napi_throw(env, error);
+  napi_value error = errno_error(env, err, syscall, op);
+  if (error != NULL) napi_throw(env, error);
 }
 
 void kn_throw_napi_failure(napi_env env, const char *what) {

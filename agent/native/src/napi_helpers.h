@@ -35,6 +35,9 @@ bool kn_arg_string(napi_env env, napi_value v, char **out, bool nullable, const 
 // Throws an Error whose message is "<formatted operation>: <ERRNO NAME>", with code, errno, syscall.
 void kn_throw_errno(napi_env env, int err, const char *syscall, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+// The same Error, returned instead of thrown (to reject a Promise with); NULL if N-API failed.
+napi_value kn_errno_error(napi_env env, int err, const char *syscall, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void kn_throw_napi_failure(napi_env env, const char *what);
 
 // errno number -> "ENOENT" etc.

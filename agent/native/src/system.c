@@ -1,4 +1,5 @@
-// reboot(2) and sync(2): how the agent, as PID 1, powers the VM off after DestroySandbox.
+// reboot(2): how the agent, as PID 1, powers the VM off after DestroySandbox (sync(2), which can
+// wait on a stalled device, is in blocking_calls.c).
 #include <errno.h>
 #include <sys/reboot.h>
 #include <unistd.h>
@@ -15,15 +16,9 @@ static napi_value reboot_fn(napi_env env, napi_callback_info info) {
   return kn_undefined(env);
 }
 
-static napi_value sync_fn(napi_env env, napi_callback_info info) {
-  sync();
-  return kn_undefined(env);
-}
-
 napi_status kn_init_system(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"reboot", NULL, reboot_fn, NULL, NULL, NULL, napi_default, NULL},
-      {"sync", NULL, sync_fn, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_status s = napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   if (s != napi_ok) return s;

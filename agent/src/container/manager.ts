@@ -123,11 +123,12 @@ export class ContainerManager {
       throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: ${(err as Error).message}`);
     }
     if (!spec.process?.args?.length) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: process.args is empty`);
-    const rootfs: string = spec.root?.path || sharedRootfs(id);
+    let rootfs: string = spec.root?.path || sharedRootfs(id);
     if (!path.isAbsolute(rootfs)) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: root.path ${rootfs} is not absolute`);
-    // The host's binds, checked before any storage is mounted (the agent's own, added by
-    // rewriteSpec, come from the sandbox directory).
-    this.#confinement.checkContainerMounts(spec.mounts, `create container ${id}`);
+    // The host's binds and rootfs, checked before any storage is mounted (the agent's own binds,
+    // added by rewriteSpec, come from the sandbox directory).
+    await this.#confinement.checkContainerMounts(spec.mounts, `create container ${id}`);
+    rootfs = await this.#confinement.checkPath('container rootfs', rootfs, `create container ${id}: root.path`);
     const sharePid = Boolean(req.sandbox_pidns);
     const stateDir = containerStateDir(id);
     let storagesTaken = false;

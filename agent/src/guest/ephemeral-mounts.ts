@@ -42,11 +42,11 @@ export function planEphemeralRemounts(storages: readonly EphemeralStorage[], mou
   });
 }
 
-export function updateEphemeralMounts(storages: readonly EphemeralStorage[], mountinfo?: string): Remount[] {
+export async function updateEphemeralMounts(storages: readonly EphemeralStorage[], mountinfo?: string): Promise<Remount[]> {
   const plan = planEphemeralRemounts(storages, mountinfo);
   for (const r of plan) {
     try {
-      mount('tmpfs', r.mountPoint, 'tmpfs', r.flags, r.data || null);
+      await mount('tmpfs', r.mountPoint, 'tmpfs', r.flags, r.data || null);
     } catch (err) {
       throw Object.assign(new Error(`UpdateEphemeralMounts: remount tmpfs at ${r.mountPoint} with "${r.data}": ${(err as Error).message}`), {
         code: (err as NodeJS.ErrnoException).code,

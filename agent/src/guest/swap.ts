@@ -139,7 +139,7 @@ export async function addSwapFile(filePath: unknown): ReturnType<typeof prepareS
   }
   if (!st.isFile()) throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath} is not a regular file`);
   const prepared = await prepareSwapArea(filePath, 'AddSwapPath');
-  swapOn(filePath);
+  await swapOn(filePath);
   return prepared;
 }
 
@@ -167,6 +167,6 @@ export async function addSwapDevice(
   }
   const device = await resolve(pciPath, signal);
   const prepared = await prepareSwapArea(device, 'AddSwap');
-  swapOn(device);
+  await swapOn(device);
   return { device, ...prepared };
 }

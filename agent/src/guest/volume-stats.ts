@@ -1,6 +1,7 @@
 // GetVolumeStats: statfs of a volume's guest path, as CSI VolumeUsage entries (bytes, inodes),
 // with df's arithmetic: used = total - free, available = what unprivileged users may still use.
-import { statfsSync } from 'node:fs';
+// statfs runs on a thread of its own: the volume may sit on a share whose server stalls.
+import { statfs } from '../native/fs-stat';
 import { Code, RpcError } from '../ttrpc/status';
 
 export interface VolumeUsage {
@@ -10,13 +11,13 @@ export interface VolumeUsage {
   unit: 'BYTES' | 'INODES';
 }
 
-export function volumeStats(guestPath: unknown): { usage: VolumeUsage[]; volume_condition: { abnormal: boolean; message: string } } {
+export async function volumeStats(guestPath: unknown): Promise<{ usage: VolumeUsage[]; volume_condition: { abnormal: boolean; message: string } }> {
   if (typeof guestPath !== 'string' || !guestPath.startsWith('/')) {
     throw new RpcError(Code.INVALID_ARGUMENT, `GetVolumeStats: volume path "${String(guestPath)}" is not absolute`);
   }
   let s;
   try {
-    s = statfsSync(guestPath, { bigint: true });
+    s = await statfs(guestPath);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new RpcError(code === 'ENOENT' ? Code.NOT_FOUND : Code.INTERNAL, `GetVolumeStats: statfs ${guestPath}: ${code ?? (err as Error).message}`);

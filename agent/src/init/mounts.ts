@@ -2,7 +2,7 @@
 // something is already mounted there (the kernel mounts /dev itself on a disk root).
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log/logger';
-import { mount, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from '../native';
+import { mountSync, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from '../native';
 
 export interface EarlyMount {
   source: string;
@@ -48,7 +48,8 @@ export function mountEarlyFilesystems(log: Logger, mounts: readonly EarlyMount[]
     }
     mkdirSync(m.target, { recursive: true });
     try {
-      mount(m.source, m.target, m.fstype, m.flags, m.data ?? null);
+      // Synchronous: PID 1 mounts these before anything listens, and pseudo filesystems cannot stall.
+      mountSync(m.source, m.target, m.fstype, m.flags, m.data ?? null);
       log.debug('mounted', { target: m.target, fstype: m.fstype });
       mounted = m.fstype === 'proc' ? mountedTargets() : mounted.add(m.target);
     } catch (err) {

@@ -4,7 +4,7 @@
 // (Done here rather than in a shell launcher: three busybox runs cost ~0.3 s under TCG.)
 import { mkdirSync, statfsSync } from 'node:fs';
 import type { Logger } from '../log/logger';
-import { chroot, mount, MS_BIND, MS_MOVE } from '../native';
+import { chroot, mountSync, MS_BIND, MS_MOVE } from '../native';
 
 const RAMFS_MAGIC = 0x858458f6;
 const TMPFS_MAGIC = 0x01021994;
@@ -20,9 +20,10 @@ export function rerootInitramfs(log: Logger, via = '/mnt'): boolean {
   if (!rootIsInitramfs()) return false;
   try {
     mkdirSync(via, { recursive: true });
-    mount('/', via, null, MS_BIND);
+    // Synchronous: this runs at boot before anything listens, on the in-memory root.
+    mountSync('/', via, null, MS_BIND);
     process.chdir(via);
-    mount('.', '/', null, MS_MOVE);
+    mountSync('.', '/', null, MS_MOVE);
     chroot('.');
     process.chdir('/');
     log.debug('re-rooted the initramfs so that containers can pivot_root');

@@ -39,10 +39,17 @@ export class Shutdown {
         clearTimeout(timer);
       }
     }
+    // Bounded like a hook: a disk or share that stalls the flush must not keep the VM up.
+    let syncTimer: NodeJS.Timeout | undefined;
     try {
-      sync();
+      await Promise.race([
+        sync(),
+        new Promise((_, reject) => (syncTimer = setTimeout(() => reject(new Error(`timed out after ${hookTimeoutMs} ms`)), hookTimeoutMs))),
+      ]);
     } catch (err) {
       this.log.error('sync failed', { error: err });
+    } finally {
+      clearTimeout(syncTimer);
     }
     if (this.isInit) {
       // The only way PID 1 leaves (see holdUntilPowerOff): reboot(2), which does not return.

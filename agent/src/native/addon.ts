@@ -14,6 +14,17 @@ export interface RawExitStatus {
   signal?: number;
 }
 
+/** statfs(2) as Node's statfs(path, { bigint: true }) reports it. */
+export interface RawStatfs {
+  type: bigint;
+  bsize: bigint;
+  blocks: bigint;
+  bfree: bigint;
+  bavail: bigint;
+  files: bigint;
+  ffree: bigint;
+}
+
 export interface NativeAddon {
   readonly POLL_READABLE: number;
   readonly POLL_WRITABLE: number;
@@ -53,14 +64,21 @@ export interface NativeAddon {
   /** posix_spawn; args exclude argv[0]; env null inherits ours; a stdio fd of -1 is /dev/null. */
   spawnProcess(path: string, args: string[], env: string[] | null, stdio: number[], opts?: { cwd?: string }): number;
 
+  /** On the JS thread: PID 1's boot mounts only. */
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
-  umount2(target: string, flags: number): void;
   chroot(path: string): void;
+  // Each on a thread of its own (blocking_calls.c): a stalled filesystem server never blocks the loop.
+  mountAsync(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): Promise<void>;
+  umount2Async(target: string, flags: number): Promise<void>;
+  syncAsync(): Promise<void>;
+  swapOnAsync(path: string, flags: number): Promise<void>;
+  swapOffAsync(path: string): Promise<void>;
+  statfsAsync(path: string): Promise<RawStatfs>;
+  statAsync(path: string): Promise<void>;
   setns(fd: number, nstype: number): void;
   unshare(flags: number): void;
   sethostname(name: string): void;
   reboot(cmd: number): void;
-  sync(): void;
   setWindowSize(fd: number, rows: number, cols: number): void;
   getWindowSize(fd: number): { rows: number; cols: number };
 

@@ -4,8 +4,6 @@ import { native } from './addon';
 interface GuestOpsAddon {
   setTimeOfDay(seconds: number, microseconds: number): void;
   addEntropy(devicePath: string, data: Buffer): void;
-  swapOn(path: string, flags?: number): void;
-  swapOff(path: string): void;
   setPipeSize(fd: number, size: number): number;
   getPipeSize(fd: number): number;
   createPipe(): PipeFds;
@@ -31,12 +29,14 @@ export function addEntropy(data: Buffer, devicePath = '/dev/random'): void {
   addon().addEntropy(devicePath, data);
 }
 
-export function swapOn(path: string, flags = 0): void {
-  addon().swapOn(path, flags);
+/** swapon(2), on a thread of its own: a swap file on a stalled share can hold it. */
+export function swapOn(path: string, flags = 0): Promise<void> {
+  return native().swapOnAsync(path, flags);
 }
 
-export function swapOff(path: string): void {
-  addon().swapOff(path);
+/** swapoff(2), on a thread of its own (it pages everything back in first). */
+export function swapOff(path: string): Promise<void> {
+  return native().swapOffAsync(path);
 }
 
 /** F_SETPIPE_SZ; returns the size granted (the kernel rounds up to a power of two pages). */

@@ -4,9 +4,9 @@ import { RB_AUTOBOOT, RB_POWER_OFF } from './constants';
 
 export type RebootCommand = 'power-off' | 'restart';
 
-/** Flushes filesystem buffers to disk. */
-export function sync(): void {
-  native().sync();
+/** Flushes filesystem buffers to disk, on a thread of its own: a stalled device can hold it. */
+export function sync(): Promise<void> {
+  return native().syncAsync();
 }
 
 /** Does not return on success; call sync() and unmount first. Throws EPERM when not allowed. */

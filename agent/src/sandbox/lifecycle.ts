@@ -34,14 +34,15 @@ export class SandboxLifecycle {
     return this.#sandbox;
   }
 
-  async create(spec: SandboxSpec): Promise<void> {
+  /** `signal` (the call's deadline) bounds the storage mounts. */
+  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
     if (this.#sandbox || this.#busy) throw new RpcError(Code.ALREADY_EXISTS, `create sandbox ${spec.sandbox_id}: a sandbox already exists`);
     this.#busy = true;
     try {
       spec = { ...spec, storages: withSharedFs(spec.storages ?? [], this.o.sharedFsTag) };
       // With the share beside it, nothing mounts the containers directory: CopyFile writes there.
       if (this.o.sharedFsTag) await mkdir(SHARED_CONTAINERS, { recursive: true });
-      this.#sandbox = await Sandbox.create(spec, { storage: this.o.storage, log: this.o.log, holderCommand: this.o.holderCommand, modprobe: this.o.modprobe });
+      this.#sandbox = await Sandbox.create(spec, { storage: this.o.storage, log: this.o.log, holderCommand: this.o.holderCommand, modprobe: this.o.modprobe, signal });
     } finally {
       this.#busy = false;
     }
@@ -58,7 +59,7 @@ export class SandboxLifecycle {
       await sandbox.destroy(this.o.storage);
       this.#sandbox = undefined;
       try {
-        sync();
+        await sync();
       } catch (err) {
         this.o.log.warn('sync after sandbox destroy failed', { error: err });
       }

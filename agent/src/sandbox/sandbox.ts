@@ -29,6 +29,8 @@ export interface SandboxOptions {
   /** Program run as the namespace holder (default: cat, blocking on its stdin). */
   holderCommand?: string[];
   modprobe?: string;
+  /** CreateSandbox's deadline: bounds the storage mounts. */
+  signal?: AbortSignal;
 }
 
 export class Sandbox {
@@ -55,7 +57,7 @@ export class Sandbox {
       holder = NamespaceHolder.start({ hostname: spec.hostname, command: opts.holderCommand });
       const resolvConf = spec.dns.length > 0 ? await writeResolvConf(spec.dns) : undefined;
       storagesAdded = true;
-      const mountPoints = await opts.storage.add(SANDBOX_OWNER, spec.storages);
+      const mountPoints = await opts.storage.add(SANDBOX_OWNER, spec.storages, opts.signal);
       const shm = mountPoints.some((m) => m.replace(/\/+$/, '') === SANDBOX_SHM) ? SANDBOX_SHM : undefined;
       if (spec.guest_hook_path) log.info('guest hooks found', { guestHookPath: spec.guest_hook_path, hooks: Object.fromEntries(Object.entries(hooks).map(([k, v]) => [k, v.map((h) => h.args[0])])) });
       log.info('sandbox created', { hostname: spec.hostname, holderPid: holder.pid, storages: mountPoints, pidns: spec.sandbox_pidns });

@@ -117,21 +117,21 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
   const empty = {};
 
   const handlers: Record<string, TypedHandler> = {
-    CreateSandbox: async (r) => {
+    CreateSandbox: async (r, ctx) => {
       checkReaping();
       if (r.sandbox_id) checkId('sandbox', r.sandbox_id);
-      await sandbox.create(r as SandboxSpec);
+      await sandbox.create(r as SandboxSpec, ctx.signal);
       return empty;
     },
     DestroySandbox: async () => {
       await sandbox.destroy();
       return empty;
     },
-    CreateContainer: async (r) => {
+    CreateContainer: async (r, ctx) => {
       checkReaping();
       cid(r);
       if (r.exec_id) checkId('exec', r.exec_id);
-      await containers.create(r);
+      await containers.create(r, ctx.signal);
       return empty;
     },
     StartContainer: async (r) => {

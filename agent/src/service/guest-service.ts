@@ -106,12 +106,12 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
     },
 
     AddSwapPath: async (r) => {
-      const added = await addSwapFile(confinement.check('swap', r.path, 'AddSwapPath'));
+      const added = await addSwapFile(await confinement.checkPath('swap', r.path, 'AddSwapPath'));
       log.info('swap file added', { path: r.path, ...added });
       return empty;
     },
 
-    GetVolumeStats: (r) => volumeStats(confinement.check('volume stats', r.volume_guest_path, 'GetVolumeStats')),
+    GetVolumeStats: async (r) => volumeStats(await confinement.checkPath('volume stats', r.volume_guest_path, 'GetVolumeStats')),
 
     ResizeVolume: (r) => {
       throw new RpcError(

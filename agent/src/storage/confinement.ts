@@ -3,9 +3,13 @@
 // Kata's own tree. A path outside the roots below is refused with PERMISSION_DENIED before
 // anything is created, changed or mounted, so a hostile host cannot mount over /etc, chmod
 // /usr/bin, bind /etc into the share or stat /proc/1/root. Paths are resolved lexically
-// (path.posix.resolve, so ".." cannot climb out); symlinks are not followed here.
+// (path.posix.resolve, so ".." cannot climb out), and checkPath also resolves the symlinks of the
+// part that exists: the host writes the shared directory, and a symlink it leaves there must not
+// lead a mount or bind out of the roots. (A host racing the check by swapping a directory for a
+// symlink between check and mount is not stopped by this; that needs fd-based mounts.)
 // The roots can be widened by the image's policy (allow_guest_roots, docs/policy.md) and by the
 // agent's embedder (tests pass their temporary directories).
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { isValidId, KATA_RUN } from '../paths';
 import { confinementDenied, modeDenied } from './errors';
@@ -20,6 +24,8 @@ export type GuestPathUse =
   | 'bind source'
   /** The source of a bind mount in CreateContainer's OCI spec. */
   | 'container bind source'
+  /** CreateContainer's root.path. */
+  | 'container rootfs'
   | 'volume stats'
   | 'swap';
 
@@ -31,7 +37,7 @@ export interface GuestRoot {
   readonly from: string;
 }
 
-const STORAGE_USES: readonly GuestPathUse[] = ['mount point', 'bind source', 'container bind source', 'volume stats'];
+const STORAGE_USES: readonly GuestPathUse[] = ['mount point', 'bind source', 'container bind source', 'container rootfs', 'volume stats'];
 const ALL_USES: readonly GuestPathUse[] = [...STORAGE_USES, 'swap'];
 
 /**
@@ -114,6 +120,13 @@ function components(p: string): string[] {
   return p.split('/').filter((c) => c !== '');
 }
 
+/** The real path of a root's fixed part ("/run/kata-containers" of ".../*"), with the rest kept. */
+async function realRoot(root: string): Promise<string> {
+  const star = root.indexOf('/*');
+  const fixed = star === -1 ? root : root.slice(0, star);
+  return (await realPathOf(fixed)) + (star === -1 ? '' : root.slice(star));
+}
+
 function isBelow(p: string, root: string): boolean {
   const want = components(root);
   const have = components(p);
@@ -128,6 +141,23 @@ export function checkExtraRoot(root: unknown): string | undefined {
   if (resolved === '/') return '"/" would allow every guest path: list the directories instead';
   if (resolved !== root.replace(/\/+$/, '')) return `"${root}" is not normalised (write "${resolved}")`;
   return undefined;
+}
+
+/**
+ * `p` with the symlinks of its longest existing prefix resolved and the rest appended (what
+ * mkdir -p, mount and stat would reach); `p` itself when nothing can be resolved.
+ */
+async function realPathOf(p: string): Promise<string> {
+  let rest = '';
+  for (let current = p; ; current = path.posix.dirname(current)) {
+    try {
+      const real = await realpath(current);
+      return rest === '' ? real : path.posix.join(real, rest);
+    } catch {
+      if (current === '/') return p;
+      rest = rest === '' ? path.posix.basename(current) : path.posix.join(path.posix.basename(current), rest);
+    }
+  }
 }
 
 export class GuestPathConfinement {
@@ -152,25 +182,44 @@ export class GuestPathConfinement {
   check(use: GuestPathUse, guestPath: string, operation: string): string {
     if (typeof guestPath !== 'string' || !guestPath.startsWith('/')) return guestPath;
     const resolved = path.posix.resolve(guestPath);
-    const kata = KATA_GUEST_ROOTS.filter((r) => r.uses.includes(use)).map((r) => r.root);
-    const extra = [...this.#extra, ...this.#policyRoots()];
-    const inKata = kata.some((root) => isBelow(resolved, root)) && !(use === 'container bind source' && PROC_PROCESS.test(resolved));
-    if (inKata || extra.some((root) => isBelow(resolved, root))) return resolved;
-    throw confinementDenied(operation, use, guestPath, resolved, [...kata, ...extra]);
+    if (this.#allows(use, resolved, this.roots(use))) return resolved;
+    throw confinementDenied(operation, use, guestPath, resolved, this.roots(use));
+  }
+
+  /**
+   * check(), and then the same for the path with the symlinks of its existing part resolved;
+   * a root is also matched by its own real path (a root that is itself reached by a symlink).
+   * Returns the lexically resolved path.
+   */
+  async checkPath(use: GuestPathUse, guestPath: string, operation: string): Promise<string> {
+    const resolved = this.check(use, guestPath, operation);
+    if (typeof resolved !== 'string' || !resolved.startsWith('/')) return resolved;
+    const real = await realPathOf(resolved);
+    if (real === resolved) return resolved;
+    const roots = this.roots(use);
+    const realRoots = await Promise.all(roots.map(realRoot));
+    if (this.#allows(use, real, [...roots, ...realRoots])) return resolved;
+    throw confinementDenied(operation, use, guestPath, `${real} through a symlink`, roots);
+  }
+
+  #allows(use: GuestPathUse, resolved: string, roots: readonly string[]): boolean {
+    // Kata's own roots do not open /proc's per-process entries; a root added on purpose may.
+    const extra = new Set([...this.#extra, ...this.#policyRoots()]);
+    return roots.some((root) => isBelow(resolved, root) && (extra.has(root) || use !== 'container bind source' || !PROC_PROCESS.test(resolved)));
   }
 
   /**
    * Every guest path of one Storage: its mount point, the source when it is bound, overlay
    * upper/work directories; and a local or ephemeral mode without the setuid bit.
    */
-  checkStorage(storage: StorageSpec, operation: string): void {
-    this.check('mount point', storage.mount_point, operation);
+  async checkStorage(storage: StorageSpec, operation: string): Promise<void> {
+    await this.checkPath('mount point', storage.mount_point, operation);
     const options = storage.options ?? [];
     const binds = storage.driver === 'watchable-bind' || storage.fstype === 'bind' || hasOption(options, 'bind') || hasOption(options, 'rbind');
-    if (binds && storage.source) this.check('bind source', storage.source, operation);
+    if (binds && storage.source) await this.checkPath('bind source', storage.source, operation);
     for (const key of ['upperdir', 'workdir']) {
       const dir = optionValue(options, key);
-      if (dir !== undefined) this.check('mount point', dir, `${operation}: ${key}`);
+      if (dir !== undefined) await this.checkPath('mount point', dir, `${operation}: ${key}`);
     }
     const mode = optionValue(options, 'mode');
     if ((storage.driver === 'local' || storage.driver === 'ephemeral') && mode !== undefined && /^[0-7]{1,4}$/.test(mode) && parseInt(mode, 8) & 0o4000) {
@@ -179,11 +228,11 @@ export class GuestPathConfinement {
   }
 
   /** The sources of the bind mounts in an OCI spec (other mount types name no guest path). */
-  checkContainerMounts(mounts: ReadonlyArray<{ type?: unknown; source?: unknown; options?: unknown }> | undefined, operation: string): void {
+  async checkContainerMounts(mounts: ReadonlyArray<{ type?: unknown; source?: unknown; options?: unknown }> | undefined, operation: string): Promise<void> {
     for (const m of mounts ?? []) {
       const options = Array.isArray(m.options) ? (m.options as unknown[]).filter((o): o is string => typeof o === 'string') : [];
       const bind = m.type === 'bind' || options.includes('bind') || options.includes('rbind');
-      if (bind && typeof m.source === 'string') this.check('container bind source', m.source, operation);
+      if (bind && typeof m.source === 'string') await this.checkPath('container bind source', m.source, operation);
     }
   }
 }

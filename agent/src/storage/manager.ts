@@ -51,7 +51,7 @@ export class StorageManager implements StorageManagerApi {
     // roots changes nothing, also when its mount points are already held.
     for (const [index, storage] of storages.entries()) {
       const label = `storage ${index} (${storage.driver} ${storage.source})`;
-      this.confinement.checkStorage({ ...normalise(storage), mount_point: checkMountPoint(storage.mount_point, `add ${label}`) }, `add ${label}`);
+      await this.confinement.checkStorage({ ...normalise(storage), mount_point: checkMountPoint(storage.mount_point, `add ${label}`) }, `add ${label}`);
     }
     const taken: MountEntry[] = [];
     const mountPoints: string[] = [];

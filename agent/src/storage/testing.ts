@@ -22,6 +22,7 @@ export function bindDirectoryAsSharedFs(hostDir: string): StorageDriver {
           fsGroup: storage.fs_group,
         },
         ctx.log,
+        ctx.signal,
       );
     },
   };

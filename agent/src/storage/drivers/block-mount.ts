@@ -10,5 +10,6 @@ export async function mountBlockDevice(driver: string, device: string, storage: 
   return mountStorage(
     { driver, source: device, fstype: storage.fstype, options: storage.options, mountPoint: storage.mount_point, fsGroup: storage.fs_group },
     ctx.log,
+    ctx.signal,
   );
 }

@@ -21,6 +21,7 @@ export const ephemeralDriver: StorageDriver = {
     const handle = await mountStorage(
       { driver: 'ephemeral', source: storage.source || fstype, fstype, options: storage.options, parsed, mountPoint: storage.mount_point, fsGroup: storage.fs_group },
       ctx.log,
+      ctx.signal,
     );
     if (parsed.fsGid !== undefined) {
       try {

@@ -14,6 +14,7 @@ export const ninePDriver: StorageDriver = {
     return mountStorage(
       { driver: '9p', source: storage.source, fstype: storage.fstype || '9p', options, mountPoint: storage.mount_point, fsGroup: storage.fs_group },
       ctx.log,
+      ctx.signal,
     );
   },
 };

@@ -30,6 +30,7 @@ export const overlayfsDriver: StorageDriver = {
     return mountStorage(
       { driver: 'overlayfs', source: storage.source || 'overlay', fstype: 'overlay', options, mountPoint: storage.mount_point, fsGroup: storage.fs_group },
       ctx.log,
+      ctx.signal,
     );
   },
 };

@@ -18,6 +18,7 @@ export const virtioFsDriver: StorageDriver = {
     return mountStorage(
       { driver: 'virtio-fs', source: storage.source, fstype, options: storage.options, mountPoint: storage.mount_point, fsGroup: storage.fs_group },
       ctx.log,
+      ctx.signal,
     );
   },
 };

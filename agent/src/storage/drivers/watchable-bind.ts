@@ -34,6 +34,7 @@ export const watchableBindDriver: StorageDriver = {
         mountPointIsFile: isFile,
       },
       ctx.log,
+      ctx.signal,
     );
   },
 };
