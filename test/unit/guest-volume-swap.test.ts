@@ -60,20 +60,20 @@ describe('GetVolumeStats', () => {
 });
 
 describe('swap header', () => {
-  it.skipIf(needs('mkswap'))('is byte-for-byte what mkswap writes in the first page', () => {
+  it.skipIf(needs('mkswap'))('is byte-for-byte what mkswap writes in the first page', async () => {
     const dir = tempDir('swap-');
     const uuid = '3c2b7a1e-7f0e-4a4e-9a51-0c7f3a2d9e11';
     const ours = sizedFile(dir, 'ours', 1 << 20);
     const theirs = sizedFile(dir, 'theirs', 1 << 20);
-    const header = writeSwapHeader(ours, { pageSize: 4096, uuid });
+    const header = await writeSwapHeader(ours, { pageSize: 4096, uuid });
     execFileSync('mkswap', ['-U', uuid, '-p', '4096', theirs], { stdio: 'ignore' });
     expect(header.pages).toBe(256);
     expect(readFileSync(ours).subarray(0, 4096).equals(readFileSync(theirs).subarray(0, 4096))).toBe(true);
   });
 
-  it.skipIf(needs('blkid'))('is recognised by blkid as swap with our UUID', () => {
+  it.skipIf(needs('blkid'))('is recognised by blkid as swap with our UUID', async () => {
     const file = sizedFile(tempDir('swap-'), 'swapfile', 4 << 20);
-    const { uuid } = writeSwapHeader(file);
+    const { uuid } = await writeSwapHeader(file);
     const out = execFileSync('blkid', ['-p', '-o', 'export', file], { encoding: 'utf8' });
     expect(out).toMatch(/^TYPE=swap$/m);
     expect(out).toContain(`UUID=${uuid}`);
@@ -85,13 +85,13 @@ describe('swap header', () => {
     const formatted = sizedFile(dir, 'formatted', 1 << 20);
     execFileSync('mkswap', ['-U', uuid, '-p', String(kernelPageSize()), formatted], { stdio: 'ignore' });
     const before = readFileSync(formatted);
-    expect(hasSwapSignature(formatted)).toBe(true);
+    expect(await hasSwapSignature(formatted)).toBe(true);
     expect(await prepareSwapArea(formatted)).toEqual({ formatted: false });
     expect(readFileSync(formatted).equals(before)).toBe(true);
     const blank = sizedFile(dir, 'blank', 1 << 20);
-    expect(hasSwapSignature(blank)).toBe(false);
+    expect(await hasSwapSignature(blank)).toBe(false);
     expect(await prepareSwapArea(blank)).toMatchObject({ formatted: true, pages: (1 << 20) / kernelPageSize() });
-    expect(hasSwapSignature(blank)).toBe(true);
+    expect(await hasSwapSignature(blank)).toBe(true);
   });
 
   it('never formats an area that holds data: a file with one byte deep inside, or at the start, is refused and left as it was', async () => {
@@ -112,9 +112,9 @@ describe('swap header', () => {
     expect(kernelPageSize()).toBe(Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()));
   });
 
-  it('refuses an area smaller than 10 pages', () => {
+  it('refuses an area smaller than 10 pages', async () => {
     const file = sizedFile(tempDir('swap-'), 'tiny', 9 * 4096);
-    expect(() => writeSwapHeader(file, { pageSize: 4096 })).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('10 pages') }));
+    await expect(writeSwapHeader(file, { pageSize: 4096 })).rejects.toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('10 pages') }));
   });
 });
 

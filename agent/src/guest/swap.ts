@@ -7,7 +7,9 @@
 // architecture Kata guests run): 1024 boot bytes, then u32 version = 1, u32 last_page,
 // u32 nr_badpages = 0, 16-byte UUID, 16-byte label; "SWAPSPACE2" ends the first page.
 import { createRequire } from 'node:module';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats, writeSync } from 'node:fs';
+// The swap area's own I/O is asynchronous (libuv's threadpool): a swap file may sit on a share
+// whose server stalls, and the JS thread must never wait on that. /proc and /sys are read directly.
+import { closeSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { swapOn } from '../native/guest-ops';
 import { Code, RpcError } from '../ttrpc/status';
@@ -45,11 +47,11 @@ export interface SwapHeader {
 }
 
 /** Formats the swap area on a file or block device of `sizeBytes` (default: its current size). */
-export function writeSwapHeader(target: string, opts: { pageSize?: number; sizeBytes?: number; uuid?: string } = {}): SwapHeader {
+export async function writeSwapHeader(target: string, opts: { pageSize?: number; sizeBytes?: number; uuid?: string } = {}): Promise<SwapHeader> {
   const pageSize = opts.pageSize ?? kernelPageSize();
-  const fd = openSync(target, 'r+');
+  const file = await open(target, 'r+');
   try {
-    const st = fstatSync(fd);
+    const st = await file.stat();
     const size = opts.sizeBytes ?? (st.isBlockDevice() ? blockDeviceSize(target) : st.size);
     const pages = Math.floor(size / pageSize);
     if (pages < MIN_PAGES) {
@@ -63,22 +65,22 @@ export function writeSwapHeader(target: string, opts: { pageSize?: number; sizeB
     page.writeUInt32LE(0, 1032); // nr_badpages
     Buffer.from(uuid.replace(/-/g, ''), 'hex').copy(page, 1036);
     page.write(SWAP_MAGIC, pageSize - SWAP_MAGIC.length, 'latin1');
-    writeSync(fd, page, 0, page.length, 0);
+    await file.write(page, 0, page.length, 0);
     return { uuid, pages };
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 
 /** True when the first page already ends in the "SWAPSPACE2" signature. */
-export function hasSwapSignature(target: string, pageSize = kernelPageSize()): boolean {
-  const fd = openSync(target, 'r');
+export async function hasSwapSignature(target: string, pageSize = kernelPageSize()): Promise<boolean> {
+  const file = await open(target, 'r');
   try {
     const magic = Buffer.alloc(SWAP_MAGIC.length);
-    const n = readSync(fd, magic, 0, magic.length, pageSize - SWAP_MAGIC.length);
-    return n === magic.length && magic.toString('latin1') === SWAP_MAGIC;
+    const { bytesRead } = await file.read(magic, 0, magic.length, pageSize - SWAP_MAGIC.length);
+    return bytesRead === magic.length && magic.toString('latin1') === SWAP_MAGIC;
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 
@@ -110,12 +112,12 @@ export async function firstDataOffset(target: string): Promise<number | undefine
  * that is not swap is formatted only when it holds nothing but zeros (a new file or disk).
  */
 export async function prepareSwapArea(target: string, what = 'swap'): Promise<{ formatted: boolean; uuid?: string; pages?: number }> {
-  if (hasSwapSignature(target)) return { formatted: false };
+  if (await hasSwapSignature(target)) return { formatted: false };
   const data = await firstDataOffset(target);
   if (data !== undefined) {
     throw new RpcError(Code.FAILED_PRECONDITION, `${what}: ${target} is not a swap area and holds data (a non-zero byte at offset ${data}): refusing to format it`);
   }
-  return { formatted: true, ...writeSwapHeader(target) };
+  return { formatted: true, ...(await writeSwapHeader(target)) };
 }
 
 /** Size of a block device from sysfs (/sys/class/block/<name>/size, in 512-byte sectors). */
@@ -132,7 +134,7 @@ export async function addSwapFile(filePath: unknown): ReturnType<typeof prepareS
   }
   let st: Stats;
   try {
-    st = fstatOf(filePath);
+    st = await fstatOf(filePath);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new RpcError(code === 'ENOENT' ? Code.NOT_FOUND : Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath}: ${code ?? (err as Error).message}`);
@@ -143,12 +145,12 @@ export async function addSwapFile(filePath: unknown): ReturnType<typeof prepareS
   return prepared;
 }
 
-function fstatOf(p: string): Stats {
-  const fd = openSync(p, 'r');
+async function fstatOf(p: string): Promise<Stats> {
+  const file = await open(p, 'r');
   try {
-    return fstatSync(fd);
+    return await file.stat();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 
