@@ -3,6 +3,7 @@
 // runs on a thread of its own, the event loop and other calls go on, the call fails with
 // DEADLINE_EXCEEDED at its deadline, and whatever the stuck mount does afterwards is undone.
 // Scenarios in stalled-mount-ns-runner.ts, each in a private mount namespace.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,8 @@ import { prepareScenarios, type ScenarioRunner } from '../helpers/ns-scenarios';
 import { notRootReason, skipUnlessAvailable } from '../helpers/requirement';
 
 function fuseMissingReason(): string | undefined {
-  if (!existsSync('/dev/fuse')) return 'no /dev/fuse (the FUSE module is not loaded)';
+  if (!existsSync('/dev/fuse')) spawnSync('modprobe', ['fuse'], { stdio: 'ignore' });
+  if (!existsSync('/dev/fuse')) return 'no /dev/fuse (the kernel has no FUSE, or its module is not loaded: modprobe fuse)';
   if (!/\tfuse$/m.test(readFileSync('/proc/filesystems', 'utf8'))) return 'the kernel has no fuse filesystem';
   return undefined;
 }
