@@ -100,7 +100,8 @@ export class ContainerManager {
     return { container, proc };
   }
 
-  async create(req: Obj): Promise<void> {
+  /** `signal` (the call's deadline) bounds the storage mounts. */
+  async create(req: Obj, signal?: AbortSignal): Promise<void> {
     const id: string = req.container_id;
     if (this.containers.has(id) || this.#creating.has(id)) throw new RpcError(Code.ALREADY_EXISTS, `container ${id} already exists`);
     const sandbox = this.o.sandbox();
@@ -109,13 +110,13 @@ export class ContainerManager {
     this.#creating.add(id);
     try {
       this.o.prepareCgroups?.();
-      await this.#create(id, req, sandbox);
+      await this.#create(id, req, sandbox, signal);
     } finally {
       this.#creating.delete(id);
     }
   }
 
-  async #create(id: string, req: Obj, sandbox: Sandbox): Promise<void> {
+  async #create(id: string, req: Obj, sandbox: Sandbox, signal: AbortSignal | undefined): Promise<void> {
     let spec: OciJson;
     try {
       spec = specToOciJson(req.OCI);
@@ -136,7 +137,7 @@ export class ContainerManager {
       const storages = withShareRootfs((req.storages ?? []) as StorageSpec[], id, rootfs, this.o.sharedFsTag);
       if (storages.length > 0) {
         storagesTaken = true;
-        await this.o.storage.add(id, storages);
+        await this.o.storage.add(id, storages, signal);
       }
       const devices = (req.devices ?? []) as KataDevice[];
       if (devices.length > 0) {

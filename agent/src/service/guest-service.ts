@@ -120,16 +120,16 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
       );
     },
 
-    UpdateEphemeralMounts: (r) => {
+    UpdateEphemeralMounts: async (r) => {
       const storages = (r.storages ?? []) as EphemeralStorage[];
       for (const [i, s] of storages.entries()) confinement.check('mount point', s.mount_point, `UpdateEphemeralMounts: storage ${i}`);
-      const done = updateEphemeralMounts(storages);
+      const done = await updateEphemeralMounts(storages);
       log.info('ephemeral mounts updated', { mounts: done });
       return empty;
     },
 
-    RemoveStaleVirtiofsShareMounts: () => {
-      removeStaleShareMounts({ shareDir: deps.sharedContainersDir ?? SHARED_CONTAINERS_DIR, log });
+    RemoveStaleVirtiofsShareMounts: async () => {
+      await removeStaleShareMounts({ shareDir: deps.sharedContainersDir ?? SHARED_CONTAINERS_DIR, log });
       return empty;
     },
 
