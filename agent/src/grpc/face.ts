@@ -17,13 +17,18 @@ export interface GrpcFace {
 
 function contextOf(call: grpc.ServerUnaryCall<unknown, unknown>, service: string, method: string): CallContext {
   const abort = new AbortController();
-  call.on('cancelled', () => abort.abort(new RpcError(Code.CANCELLED, 'client cancelled')));
   const metadata = new Map<string, string[]>();
   for (const [k, v] of Object.entries(call.metadata.getMap())) metadata.set(k, [String(v)]);
   const deadline = call.getDeadline();
   const ctx: CallContext = { service, method, metadata, signal: abort.signal };
   if (deadline instanceof Date) ctx.deadline = deadline.getTime();
   else if (typeof deadline === 'number' && Number.isFinite(deadline)) ctx.deadline = deadline;
+  // grpc-js reports a passed deadline as 'cancelled' too; abort with the reason ttRPC gives
+  // (its timer and Date.now() may disagree by a millisecond or so).
+  call.on('cancelled', () => {
+    const timedOut = ctx.deadline !== undefined && Date.now() + 5 >= ctx.deadline;
+    abort.abort(timedOut ? new RpcError(Code.DEADLINE_EXCEEDED, `${method}: deadline exceeded`) : new RpcError(Code.CANCELLED, 'client cancelled'));
+  });
   return ctx;
 }
 
