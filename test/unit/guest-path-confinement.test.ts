@@ -222,7 +222,8 @@ describe('extra roots', () => {
       ['mount point', path.join(share, 'evil/ssl')],
       ['mount point', path.join(share, 'evil/new/dir')],
       ['bind source', path.join(share, 'evil')],
-      ['volume stats', path.join(share, 'evil')],
+      ['container bind source', path.join(share, 'evil/passwd')],
+      ['container rootfs', path.join(share, 'evil')],
       ['swap', path.join(share, 'evil/swapfile')],
     ] as const) {
       const err = await rpcRejection(confinement.checkPath(use, p, 'op'));

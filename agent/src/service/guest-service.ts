@@ -111,7 +111,9 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
       return empty;
     },
 
-    GetVolumeStats: async (r) => volumeStats(await confinement.checkPath('volume stats', r.volume_guest_path, 'GetVolumeStats')),
+    // Lexical check only: resolving symlinks (realpath) would run on libuv's threadpool, which a
+    // stalled share could hold; statfs itself runs on a thread of its own (native/fs-stat.ts).
+    GetVolumeStats: (r) => volumeStats(confinement.check('volume stats', r.volume_guest_path, 'GetVolumeStats')),
 
     ResizeVolume: (r) => {
       throw new RpcError(
