@@ -2,7 +2,7 @@
 // over a real socket pair, cgroup file parsing, OOM events from a memory.events file, and
 // CopyFile's confinement in a temporary root.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -136,6 +136,23 @@ describe('CopyFile confinement', () => {
     await expect(copyFile(req, root)).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
     await copyFile({ ...req, path: `${root}/ok/f` }, root);
     expect(readFileSync(`${root}/ok/f`, 'utf8')).toBe('x');
+  });
+});
+
+describe('CopyFile modes as Kata runtimes send them', () => {
+  it("takes runtime-go's dir_mode (Go's os.ModeDir|0750: 0x800001e8) and runtime-rs's (S_IFDIR|0750) as 0750", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'copy-modes-'));
+    // What runtime-go 3.19-3.29 sends for a container's /etc/hosts: DirMode = os.FileMode(0750) | os.ModeDir, FileMode = stat's st_mode.
+    const hosts = { path: `${root}/c1-hosts/hosts`, file_size: '10', file_mode: 0o100644, dir_mode: 0x800001e8, uid: 0, gid: 0, offset: '0', data: Buffer.from('127.0.0.1\n') };
+    await copyFile(hosts, root);
+    expect(readFileSync(hosts.path, 'utf8')).toBe('127.0.0.1\n');
+    expect(statSync(`${root}/c1-hosts`).mode & 0o7777).toBe(0o750);
+    expect(statSync(hosts.path).mode & 0o7777).toBe(0o644);
+    await copyFile({ ...hosts, path: `${root}/rs/hosts`, dir_mode: 0o040750 }, root);
+    expect(statSync(`${root}/rs`).mode & 0o7777).toBe(0o750);
+    // A type that is not a directory for dir_mode, or a number that is not a uint32, is refused.
+    await expect(copyFile({ ...hosts, path: `${root}/x/hosts`, dir_mode: 0o100750 }, root)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await expect(copyFile({ ...hosts, path: `${root}/x/hosts`, dir_mode: 2 ** 32 }, root)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
   });
 });
 

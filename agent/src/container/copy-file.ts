@@ -91,9 +91,14 @@ function idField(p: string, field: string, value: unknown): number {
   return value;
 }
 
+/**
+ * A mode field (uint32 on the wire): its permission bits, after checking its unix type bits are
+ * one of `types`. Bits above the type are ignored, as the chmod of Kata's own agent ignores them:
+ * runtime-go sends dir_mode as Go's os.FileMode, whose directory bit is 1<<31.
+ */
 function modeField(p: string, field: string, value: unknown, types: readonly number[]): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0o177777) {
-    throw invalid(p, `${field} ${String(value)} is not a file mode (permission bits 0o7777 and a type)`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw invalid(p, `${field} ${String(value)} is not a mode (a 32-bit unsigned integer)`);
   }
   if (!types.includes(value & S_IFMT)) throw invalid(p, `${field} 0o${value.toString(8)} has a file type CopyFile does not create`);
   return value & PERMISSION_BITS;
