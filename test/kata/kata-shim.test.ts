@@ -16,6 +16,8 @@ const missing = kataStackMissingReason();
 const skip = skipUnlessAvailable(missing);
 
 const POD_MS = 180_000;
+/** One step inside a running pod (an exec, a kill): far more than it takes, far less than POD_MS. */
+const STEP_MS = 30_000;
 const RUN = Date.now().toString(36).slice(-5);
 let stack: KataStack;
 let disposeImage: (() => Promise<void>) | undefined;
@@ -26,13 +28,23 @@ function shimRelease(shim: string): string {
   return /\b(\d+\.\d+\.\d+)\b/.exec(text)?.[1] ?? text.trim();
 }
 
-/** Runs `body`; on failure the error carries the shim's log and the guest console of `id`. */
-async function withDiagnostics<T>(id: string, body: () => Promise<T>): Promise<T> {
+/**
+ * Runs `body`; on failure the error carries the ctr calls, the shim's log and the guest console
+ * of `id`. A body still running after `budgetMs` fails here, before vitest's own timeout would
+ * end the test with no word of where it stood.
+ */
+async function withDiagnostics<T>(id: string, body: () => Promise<T>, budgetMs = POD_MS - 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const overBudget = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${id}: not done within ${budgetMs} ms`)), budgetMs);
+  });
   try {
-    return await body();
+    return await Promise.race([body(), overBudget]);
   } catch (err) {
     if (err instanceof Error) err.message += stack.diagnostics(id);
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -56,11 +68,11 @@ async function taskStatus(id: string, status: string, timeoutMs = POD_MS): Promi
 }
 
 /** A pod left running (ctr run -d), removed after its test. */
-async function withRunningPod(shim: string, id: string, command: string[], body: () => Promise<void>): Promise<void> {
+async function withRunningPod(shim: string, id: string, command: string[], body: () => Promise<void>, flags: string[] = []): Promise<void> {
   await withDiagnostics(id, async () => {
     // No IO for the pod's own process: a detached ctr would close its stdin, and ctr and the
     // shim deadlock on CloseIO (see README's Kata section); the execs bring their own.
-    const started = await stack.ctr(['run', '-d', '--null-io', '--runtime', shim, '--runtime-config-path', stack.configPath, IMAGE, id, ...command], { timeoutMs: POD_MS });
+    const started = await stack.ctr(['run', '-d', '--null-io', '--runtime', shim, '--runtime-config-path', stack.configPath, ...flags, IMAGE, id, ...command], { timeoutMs: POD_MS });
     expect(started.code, started.stderr).toBe(0);
     try {
       await taskStatus(id, 'RUNNING');
@@ -75,12 +87,19 @@ async function withRunningPod(shim: string, id: string, command: string[], body:
 }
 
 /** `ctr ... exec -t` needs a terminal: node-pty gives it one of a known size. */
-function ctrOnTerminal(args: string[], cols = 101, rows = 33): Promise<{ code: number; output: string }> {
+function ctrOnTerminal(args: string[], cols = 101, rows = 33, timeoutMs = STEP_MS): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const term = pty.spawn('ctr', ['--address', stack.ctdSocket, ...args], { cols, rows, name: 'xterm' });
     let output = '';
+    const timer = setTimeout(() => {
+      output += `\n(ctr ${args.slice(0, 3).join(' ')} on a terminal killed: no end within ${timeoutMs} ms)`;
+      term.kill('SIGKILL');
+    }, timeoutMs);
     term.onData((d) => (output += d));
-    term.onExit(({ exitCode }) => resolve({ code: exitCode, output }));
+    term.onExit(({ exitCode }) => {
+      clearTimeout(timer);
+      resolve({ code: exitCode, output });
+    });
   });
 }
 
@@ -133,14 +152,40 @@ describe.skipIf(skip)('Kata shim end to end', () => {
         await expectNothingLeft(id);
       }, POD_MS);
 
+      it('a host file bind-mounted into the container arrives (the shim copies it with CopyFile beside the read-only share)', async () => {
+        const id = `mount-${tag}`;
+        const hostFile = stack.writeHostFile(`hosts-${id}`, `127.0.0.1 localhost\n10.1.2.3 from-the-host-${id}\n`);
+        const r = await withDiagnostics(id, () => stack.ctrRun(shim, id, ['cat', '/etc/hosts'], { flags: ['--mount', `type=bind,src=${hostFile},dst=/etc/hosts,options=rbind:ro`] }));
+        expectRun(r, 0, `127.0.0.1 localhost\n10.1.2.3 from-the-host-${id}\n`);
+        await expectNothingLeft(id);
+      }, POD_MS);
+
+      it('a pod of two containers, as Kubernetes makes them: the second joins the first one\'s VM (CRI annotations) and runs from its own image rootfs', async () => {
+        const podId = `pod-${tag}`;
+        const appId = `app-${tag}`;
+        const cri = (type: string) => ['--annotation', `io.kubernetes.cri.container-type=${type}`, '--annotation', `io.kubernetes.cri.sandbox-id=${podId}`];
+        await withRunningPod(shim, podId, ['sleep', '100000'], async () => {
+          const app = await withDiagnostics(podId, () => stack.ctrRun(shim, appId, ['sh', '-c', 'echo from-the-app > /app-file; cat /app-file; exit 7'], { flags: cri('container') }));
+          expectRun(app, 7, 'from-the-app\n');
+          // One VM for the pod: the app's container ran inside the pod's, on a rootfs of its own.
+          expect(stack.service.sandboxIds).toContain(podId);
+          expect(stack.service.sandboxIds).not.toContain(appId);
+          const inPod = await stack.ctr(['task', 'exec', '--exec-id', 'look', podId, 'sh', '-c', 'test -e /app-file; echo "app-file:$?"'], { timeoutMs: STEP_MS });
+          expectRun(inPod, 0, 'app-file:1\n');
+          await expectNothingLeft(appId);
+        }, cri('sandbox'));
+      }, POD_MS);
+
       it('ctr task exec without and with --tty; stdin to an exec', async () => {
         const id = `exec-${tag}`;
         await withRunningPod(shim, id, ['sleep', '100000'], async () => {
-          const plain = await stack.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo exec-out; echo exec-err >&2; exit 5']);
+          const plain = await stack.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo exec-out; echo exec-err >&2; exit 5'], { timeoutMs: STEP_MS });
           expect({ code: plain.code, out: plain.stdout.toString(), err: plain.stderr }).toEqual({ code: 5, out: 'exec-out\n', err: 'exec-err\n' });
-          const input = await stack.ctr(['task', 'exec', '--exec-id', 'e2', id, 'sh', '-c', 'read x; echo "got:$x"'], { input: 'piped\n' });
+          const input = await stack.ctr(['task', 'exec', '--exec-id', 'e2', id, 'sh', '-c', 'read x; echo "got:$x"'], { input: 'piped\n', timeoutMs: STEP_MS });
           expectRun(input, 0, 'got:piped\n');
-          const tty = await ctrOnTerminal(['task', 'exec', '-t', '--exec-id', 'e3', id, 'sh', '-c', 'tty; stty size; exit 4']);
+          // ctr sends the terminal's size (ResizePty -> TtyWinResize) only after the exec started:
+          // the process waits until its terminal has one.
+          const tty = await ctrOnTerminal(['task', 'exec', '-t', '--exec-id', 'e3', id, 'sh', '-c', 'tty; until stty size >/dev/null 2>&1; do sleep 0.1; done; stty size; exit 4']);
           expect(tty.code).toBe(4);
           expect(tty.output).toMatch(/\/dev\/pts\/\d+\r*\n33 101\r*\n/);
         });
@@ -155,10 +200,13 @@ describe.skipIf(skip)('Kata shim end to end', () => {
         ];
         for (const [id, command, signal, status] of cases) {
           await withDiagnostics(id, async () => {
-            const running = stack.ctrRun(shim, id, command);
+            // The trap is set once "up" is printed; the others are ready once RUNNING.
+            let up!: () => void;
+            const printedUp = new Promise<void>((r) => (up = r));
+            const running = stack.ctrRun(shim, id, command, { onStdout: (soFar) => soFar.includes('up\n') && up() });
             await taskStatus(id, 'RUNNING');
-            if (signal === 'SIGTERM' && status === 42) await new Promise((r) => setTimeout(r, 500)); // the trap is set once "up" is printed; ctr shows no output until exit
-            const kill = await stack.ctr(['task', 'kill', '-s', signal, id]);
+            if (status === 42) await Promise.race([printedUp, running.then((r) => Promise.reject(new Error(`ctr run ended before "up": ${r.code} ${r.stderr}`)))]);
+            const kill = await stack.ctr(['task', 'kill', '-s', signal, id], { timeoutMs: STEP_MS });
             expect(kill.code, kill.stderr).toBe(0);
             expect((await running).code).toBe(status);
           });

@@ -3,7 +3,7 @@
 // remote-hypervisor service (VMs of our kernel and image) and a Kata configuration of the remote
 // type that points the shim at it. Kata's shim itself comes from KATA_SHIM.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ export function kataStackMissingReason(): string | undefined {
   const shims = kataShims();
   if (shims.length === 0) return 'KATA_SHIM is not set: give the path of containerd-shim-kata-v2 (several separated by ":") to run Kata\'s own shim against our image';
   for (const s of shims) if (!existsSync(s)) return `KATA_SHIM names ${s}, which does not exist`;
-  for (const tool of ['containerd', 'ctr', 'busybox', 'nsenter', 'qemu-system-x86_64']) {
+  for (const tool of ['containerd', 'ctr', 'busybox', 'nsenter', 'logger', 'qemu-system-x86_64']) {
     if (!['/usr/bin', '/bin', '/usr/sbin', '/sbin'].some((d) => existsSync(path.join(d, tool)))) return `${tool} is not installed (scripts/apt-packages/kata-e2e.txt lists what the suite needs)`;
   }
   return undefined;
@@ -41,10 +41,35 @@ async function waitForPath(p: string, what: string, child: ChildProcess, timeout
   }
 }
 
+/** Whether /dev/log takes a message, tried the way Go's log/syslog does (datagram, then stream). */
+async function syslogAnswers(): Promise<boolean> {
+  if (!existsSync('/dev/log')) return false;
+  try {
+    await run('logger', ['--socket-errors=on', '-u', '/dev/log', '-t', 'kata-e2e', 'probe']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface CtrResult {
   code: number;
   stdout: Buffer;
   stderr: string;
+}
+
+interface CtrCall {
+  args: string;
+  startedAt: number;
+  ms?: number;
+  code?: number;
+}
+
+export interface CtrOptions {
+  input?: Buffer | string;
+  timeoutMs?: number;
+  /** Called with all of stdout so far, each time more arrives. */
+  onStdout?: (soFar: string) => void;
 }
 
 export class KataStack {
@@ -57,6 +82,7 @@ export class KataStack {
   #children: ChildProcess[] = [];
   #running: RunningService | undefined;
   #ownSyslog = false;
+  #calls: CtrCall[] = [];
 
   private constructor(readonly dir: string, readonly kernel: string, readonly image: string) {
     this.ctdSocket = path.join(dir, 'containerd.sock');
@@ -89,8 +115,11 @@ export class KataStack {
   }
 
   async #start(): Promise<void> {
-    // The shim logs to syslog and will not start without /dev/log.
-    if (!existsSync('/dev/log')) {
+    // The shim logs to syslog and will not start without a /dev/log that answers ("Unix syslog
+    // delivery error"). A socket nothing listens on (a syslog daemon that died, a copied image)
+    // counts as none: it is replaced by ours.
+    if (!(await syslogAnswers())) {
+      await rm('/dev/log', { force: true });
       const syslogd = spawn('busybox', ['syslogd', '-n', '-O', this.syslogFile], { stdio: 'ignore' });
       this.#children.push(syslogd);
       this.#ownSyslog = true;
@@ -128,28 +157,51 @@ export class KataStack {
     return file;
   }
 
+  /** A file on the host for a container to bind-mount; its path. */
+  writeHostFile(name: string, text: string): string {
+    const file = path.join(this.dir, 'host-files', name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    return file;
+  }
+
   /** ctr with our containerd; never rejects: the exit code is part of the result. */
-  ctr(args: string[], opts: { input?: Buffer | string; timeoutMs?: number } = {}): Promise<CtrResult> {
+  ctr(args: string[], opts: CtrOptions = {}): Promise<CtrResult> {
+    const call: CtrCall = { args: args.join(' '), startedAt: Date.now() };
+    this.#calls.push(call);
+    if (this.#calls.length > 200) this.#calls.shift();
     return new Promise((resolve) => {
       const child = spawn('ctr', ['--address', this.ctdSocket, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       let err = '';
-      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stdout.on('data', (c: Buffer) => {
+        out.push(c);
+        opts.onStdout?.(Buffer.concat(out).toString());
+      });
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
       child.stdin.on('error', () => undefined);
       if (opts.input !== undefined) child.stdin.write(opts.input);
       else child.stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+      const timeoutMs = opts.timeoutMs ?? 120_000;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (opts.input !== undefined) child.stdin.destroy();
+        // Which step hung is the first thing a failure has to say.
+        if (timedOut) err += `\n(ctr ${args.slice(0, 3).join(' ')} killed: no end within ${timeoutMs} ms)`;
+        call.ms = Date.now() - call.startedAt;
+        call.code = code ?? -1;
         resolve({ code: code ?? (signal === 'SIGKILL' ? -9 : -1), stdout: Buffer.concat(out), stderr: err });
       });
     });
   }
 
   /** ctr run of our busybox image in a new pod with the given shim. */
-  ctrRun(shim: string, id: string, command: string[], opts: { flags?: string[]; input?: Buffer | string; timeoutMs?: number } = {}): Promise<CtrResult> {
+  ctrRun(shim: string, id: string, command: string[], opts: CtrOptions & { flags?: string[] } = {}): Promise<CtrResult> {
     return this.ctr(['run', '--rm', '--runtime', shim, '--runtime-config-path', this.configPath, ...(opts.flags ?? []), IMAGE, id, ...command], opts);
   }
 
@@ -160,7 +212,10 @@ export class KataStack {
       : ['(the host has its own syslog: see the system log for the shim)'];
     const consolePath = this.service.consoleLogOf(sandboxId);
     const consoleText = existsSync(consolePath) ? readFileSync(consolePath, 'utf8').split('\n').slice(-40) : ['(no console log)'];
-    return `\n--- shim log (sandbox ${sandboxId}) ---\n${shimLog.join('\n')}\n--- guest console ---\n${consoleText.join('\n')}`;
+    const now = Date.now();
+    const calls = this.#calls.filter((c) => c.args.includes(sandboxId)).slice(-12);
+    const callLines = calls.map((c) => (c.ms === undefined ? `ctr ${c.args}: still running after ${now - c.startedAt} ms` : `ctr ${c.args}: exit ${c.code} after ${c.ms} ms`));
+    return `\n--- ctr calls (sandbox ${sandboxId}) ---\n${callLines.join('\n')}\n--- shim log (sandbox ${sandboxId}) ---\n${shimLog.join('\n')}\n--- guest console ---\n${consoleText.join('\n')}`;
   }
 
   /** What is left of a sandbox on the host: VMs, shim processes, mounts, service state. */
