@@ -123,10 +123,25 @@ describe('AddSwapPath / AddSwap checks (before swapon)', () => {
     const dir = tempDir('swap-');
     await expect(addSwapFile('swapfile')).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
     await expect(addSwapFile(path.join(dir, 'missing'))).rejects.toMatchObject({ code: Code.NOT_FOUND });
-    await expect(addSwapFile(dir)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('not a regular file') });
+    await expect(addSwapFile(dir)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('not a regular file or a block device') });
     const tiny = sizedFile(dir, 'tiny', 4096);
     await expect(addSwapFile(tiny)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
     expect(readFileSync(tiny).every((b) => b === 0)).toBe(true);
+  });
+
+  it.skipIf(needs('losetup'))('takes a disk, as runtime-rs sends one (/dev/vdX): one that holds data is refused, not taken for a non-file', async () => {
+    const dir = tempDir('swap-disk-');
+    const backing = sizedFile(dir, 'disk', 1 << 20);
+    const fd = openSync(backing, 'r+');
+    writeSync(fd, Buffer.from('data'), 0, 4, 300_000);
+    closeSync(fd);
+    const device = execFileSync('losetup', ['--find', '--show', backing], { encoding: 'utf8' }).trim();
+    try {
+      await expect(addSwapFile(device)).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION, message: expect.stringContaining('non-zero byte at offset 300000') });
+    } finally {
+      execFileSync('losetup', ['--detach', device]);
+    }
+    expect(readFileSync(backing).subarray(0, 4096).every((b) => b === 0)).toBe(true);
   });
 
   it('checks the PCI path and passes the resolver failure through unchanged', async () => {

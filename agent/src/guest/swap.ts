@@ -127,7 +127,7 @@ function blockDeviceSize(devPath: string): number {
   return sectors * 512;
 }
 
-/** AddSwapPath: a regular file of at least 10 pages, formatted (if all zeros) and enabled. */
+/** AddSwapPath: a regular file or a disk of at least 10 pages, formatted (if all zeros) and enabled. */
 export async function addSwapFile(filePath: unknown): ReturnType<typeof prepareSwapArea> {
   if (typeof filePath !== 'string' || !filePath.startsWith('/')) {
     throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: path "${String(filePath)}" is not absolute`);
@@ -139,7 +139,8 @@ export async function addSwapFile(filePath: unknown): ReturnType<typeof prepareS
     const code = (err as NodeJS.ErrnoException).code;
     throw new RpcError(code === 'ENOENT' ? Code.NOT_FOUND : Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath}: ${code ?? (err as Error).message}`);
   }
-  if (!st.isFile()) throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath} is not a regular file`);
+  // runtime-rs sends the guest path of a hot-plugged disk (/dev/vdX) when it has no PCI path.
+  if (!st.isFile() && !st.isBlockDevice()) throw new RpcError(Code.INVALID_ARGUMENT, `AddSwapPath: ${filePath} is not a regular file or a block device`);
   const prepared = await prepareSwapArea(filePath, 'AddSwapPath');
   await swapOn(filePath);
   return prepared;
