@@ -4,6 +4,7 @@ import type { AgentConfig } from './config/config';
 import type { GrpcFace } from './grpc/face';
 import { sniffProtocol } from './grpc/sniff';
 import type { Logger } from './log/logger';
+import { agentCallWeight } from './service/call-weights';
 import { agentServices, registerTtrpc } from './service/services';
 import type { TypedHandler } from './service/typed';
 import { listenAddress, type Listener, type PeerInfo } from './transport/listen';
@@ -23,6 +24,8 @@ export interface AgentParts {
 export async function startAgent(config: AgentConfig, log: Logger, parts: AgentParts = {}): Promise<RunningAgent> {
   const services = agentServices(parts.agentImpl ?? {});
   const ttrpc = new TtrpcServer({
+    // Bounded work (ttrpc/admission.ts): the limits are the server's defaults, the weights ours.
+    callWeight: agentCallWeight,
     onInternalError: (err, where) => log.error('internal error', { where, error: err }),
   });
   registerTtrpc(ttrpc, services);

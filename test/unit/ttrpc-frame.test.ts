@@ -19,6 +19,32 @@ describe('frame header', () => {
 });
 
 describe('FrameDecoder', () => {
+  it('delivers no frame while paused (the rest stays buffered) and goes on where it stopped on resume', () => {
+    const frames: number[] = [];
+    const decoder: FrameDecoder = new FrameDecoder({
+      frame: (f) => {
+        frames.push(f.streamId);
+        if (f.streamId === 1) decoder.pause(); // the receiver is full after the first
+        if (f.streamId === 3) decoder.resume(); // resuming inside a delivery continues the same loop
+      },
+      oversize: () => undefined,
+    });
+    const chunk = Buffer.concat([1, 3, 5, 7].map((id) => encodeFrame(id, FrameType.Request, 0, Buffer.from('x'))));
+    decoder.push(chunk);
+    expect(frames).toEqual([1]);
+    expect(decoder.bufferedBytes).toBe(chunk.length - 11);
+    decoder.push(encodeFrame(9, FrameType.Request, 0, Buffer.alloc(0)));
+    expect(frames).toEqual([1]);
+    decoder.resume();
+    expect(frames).toEqual([1, 3, 5, 7, 9]);
+    decoder.pause();
+    decoder.push(encodeFrame(11, FrameType.Request, 0, Buffer.alloc(0)));
+    decoder.clear();
+    decoder.resume();
+    expect(frames).toEqual([1, 3, 5, 7, 9]);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
   it('reassembles frames split at every byte and joined in one chunk', () => {
     const a = encodeFrame(1, FrameType.Request, 0, Buffer.from('hello'));
     const b = encodeFrame(3, FrameType.Request, 0, Buffer.alloc(0));

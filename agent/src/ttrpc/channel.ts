@@ -13,6 +13,7 @@ export class Channel {
   private isClosed = false;
   private drainWaiters: Array<() => void> = [];
   private corked = false;
+  private paused = false;
 
   constructor(
     readonly socket: Duplex,
@@ -70,12 +71,23 @@ export class Channel {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  /**
+   * Takes no more frames: the decoder stops delivering (the rest of the last chunk read stays
+   * buffered) and the socket stops reading, so the kernel's buffer fills and the peer's writes
+   * stall. ttRPC has no flow control of its own; this is it.
+   */
   pause(): void {
+    this.paused = true;
+    this.decoder.pause();
     this.socket.pause();
   }
 
+  /** Delivers the frames still buffered (the receiver may pause again meanwhile), then reads on. */
   resume(): void {
-    if (!this.isClosed) this.socket.resume();
+    if (this.isClosed) return;
+    this.paused = false;
+    this.decoder.resume();
+    if (!this.paused && !this.isClosed) this.socket.resume();
   }
 
   destroy(err?: Error): void {
@@ -86,6 +98,7 @@ export class Channel {
   private finish(err?: Error): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.decoder.clear();
     for (const w of this.drainWaiters) w();
     this.drainWaiters = [];
     this.events.closed(err);

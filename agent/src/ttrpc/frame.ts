@@ -47,6 +47,8 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private skipping = 0; // payload bytes of an oversized frame still to discard
+  private paused = false; // frames stay buffered: the receiver takes no more for now
+  private draining = false;
 
   constructor(
     private readonly sink: FrameSink,
@@ -56,6 +58,26 @@ export class FrameDecoder {
   /** Bytes held while waiting for the rest of a frame. */
   get bufferedBytes(): number {
     return this.buffered;
+  }
+
+  /**
+   * Delivers no more frames (the one being delivered finishes) until resume(): bytes already
+   * pushed stay buffered, so a paused receiver holds at most what its socket last read.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.drain();
+  }
+
+  /** Drops every buffered byte (the connection is gone). */
+  clear(): void {
+    this.chunks = [];
+    this.buffered = 0;
+    this.skipping = 0;
   }
 
   push(chunk: Buffer): void {
@@ -71,7 +93,18 @@ export class FrameDecoder {
   }
 
   private drain(): void {
-    while (this.buffered >= HEADER_BYTES) {
+    // A sink that resumes from inside a delivery continues this loop, not a nested one.
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      this.deliverFrames();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private deliverFrames(): void {
+    while (!this.paused && this.buffered >= HEADER_BYTES) {
       const head = this.peek(HEADER_BYTES);
       const header: FrameHeader = {
         length: head.readUInt32BE(0),

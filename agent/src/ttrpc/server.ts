@@ -1,11 +1,13 @@
 // ttRPC server: connection lifecycle, stream id rules, deadlines, dispatch to registered
-// handlers, and bounded buffering per connection.
+// handlers, and bounded work and buffering per connection and for the server (admission.ts).
 import type { Duplex } from 'node:stream';
+import { type AdmissionLimits, type AdmissionWaiter, type CallWeight, LONG_POLL, ServerBudget } from './admission';
 import { Channel } from './channel';
 import { Flag, type Frame, type FrameHeader, FrameType, MAX_PAYLOAD_BYTES } from './frame';
 import { decodeRequest, encodeResponse, type RequestMessage } from './messages';
 import {
   type CallContext,
+  type MethodEntry,
   MethodRegistry,
   type ServerStream,
   type StreamHandler,
@@ -14,15 +16,32 @@ import {
 import { Code, RpcError, statusFromError } from './status';
 import { MessageQueue } from './stream';
 
-export interface ServerOptions {
+export interface ServerOptions extends Partial<AdmissionLimits> {
   maxMessageBytes?: number;
   /** Stop reading a connection while this many bytes wait to be written to it. */
   highWaterBytes?: number;
-  /** Stop reading a connection while this many of its calls are running. */
-  maxInFlight?: number;
+  /** Work units of each method (default 1; LONG_POLL for calls that wait on outside events). */
+  callWeight?: CallWeight;
+  /**
+   * How long a call that was read may wait for room in a budget before it is answered
+   * RESOURCE_EXHAUSTED (its own deadline, when shorter, gives DEADLINE_EXCEEDED instead).
+   */
+  admissionTimeoutMs?: number;
   /** Called for errors that are not any caller's fault (for logging). */
   onInternalError?: (err: unknown, where: string) => void;
 }
+
+/**
+ * The defaults, sized so that floods of the agent's heaviest call (GetMetrics, weight 4) stay
+ * within tens of MB: 16 of them per connection, 56 in all.
+ */
+export const DEFAULT_LIMITS: Readonly<AdmissionLimits> = {
+  maxInFlight: 64,
+  maxServerInFlight: 256,
+  reservedForLight: 32,
+  maxLongPollsPerConnection: 1024,
+  maxLongPolls: 2048,
+};
 
 interface ActiveCall {
   // Made only when a handler looks at ctx.signal: most calls never do.
@@ -52,14 +71,34 @@ export class TtrpcServer {
   private readonly connections = new Set<ServerConnection>();
   private readonly closers: Array<() => Promise<void>> = [];
   readonly options: Required<Omit<ServerOptions, 'onInternalError'>> & Pick<ServerOptions, 'onInternalError'>;
+  /** @internal The work budget all connections share. */
+  readonly budget: ServerBudget;
 
   constructor(opts: ServerOptions = {}) {
     this.options = {
       maxMessageBytes: opts.maxMessageBytes ?? MAX_PAYLOAD_BYTES,
-      highWaterBytes: opts.highWaterBytes ?? 8 << 20,
-      maxInFlight: opts.maxInFlight ?? 4096,
+      highWaterBytes: opts.highWaterBytes ?? 1 << 20,
+      maxInFlight: opts.maxInFlight ?? DEFAULT_LIMITS.maxInFlight,
+      maxServerInFlight: opts.maxServerInFlight ?? DEFAULT_LIMITS.maxServerInFlight,
+      reservedForLight: opts.reservedForLight ?? DEFAULT_LIMITS.reservedForLight,
+      maxLongPollsPerConnection: opts.maxLongPollsPerConnection ?? DEFAULT_LIMITS.maxLongPollsPerConnection,
+      maxLongPolls: opts.maxLongPolls ?? DEFAULT_LIMITS.maxLongPolls,
+      callWeight: opts.callWeight ?? (() => 1),
+      admissionTimeoutMs: opts.admissionTimeoutMs ?? 30_000,
       onInternalError: opts.onInternalError,
     };
+    const o = this.options;
+    if (!(o.maxInFlight >= 1 && o.maxServerInFlight >= 1 && o.reservedForLight >= 0 && o.reservedForLight < o.maxServerInFlight)) {
+      throw new RangeError(`ttRPC limits: maxInFlight ${o.maxInFlight} and maxServerInFlight ${o.maxServerInFlight} must be >= 1, reservedForLight ${o.reservedForLight} below maxServerInFlight`);
+    }
+    this.budget = new ServerBudget(o);
+  }
+
+  /** Units a call of this method holds, within the limits; LONG_POLL for a long poll. */
+  weightOf(service: string, method: string): number {
+    const w = this.options.callWeight(service, method);
+    if (w === LONG_POLL) return LONG_POLL;
+    return this.budget.clamp(Number.isFinite(w) && w >= 1 ? Math.ceil(w) : 1);
   }
 
   register(service: string, method: string, handler: UnaryHandler): void {
@@ -87,11 +126,17 @@ export class TtrpcServer {
     return this.connections.size;
   }
 
-  /** Calls currently running, over all connections (for leak checks and metrics). */
+  /**
+   * Handlers currently running, over all connections, including those whose answer was already
+   * sent (deadline) or dropped (client gone): what holds memory (for leak checks and metrics).
+   */
   get activeCalls(): number {
-    let n = 0;
-    for (const c of this.connections) n += c.activeCalls;
-    return n;
+    return this.budget.runningCalls;
+  }
+
+  /** Work units the running handlers hold (at most maxServerInFlight). */
+  get inFlightUnits(): number {
+    return this.budget.usedUnits;
   }
 
   async close(): Promise<void> {
@@ -111,12 +156,28 @@ export interface ConnectionOptions {
   clientsRestartAtStreamOne?: boolean;
 }
 
+/** A request that was read but found no room yet; the connection reads nothing more meanwhile. */
+interface HeldCall extends AdmissionWaiter {
+  readonly frame: Frame;
+  readonly req: RequestMessage;
+  readonly entry: MethodEntry;
+  /** Absolute deadline of the call (Date.now() ms), from when it was read. */
+  readonly deadline?: number;
+  /** Whether it waits in the server's queue (it had room on its connection). */
+  queued: boolean;
+  timer?: NodeJS.Timeout;
+}
+
 class ServerConnection {
   private readonly channel: Channel;
   private readonly calls = new Map<number, ActiveCall>();
   private lastStreamId = 0;
   private readingPaused = false;
   private awaitingDrain = false;
+  // Work units and long polls of this connection's handlers that have not settled yet.
+  private usedUnits = 0;
+  private longPolls = 0;
+  private held: HeldCall | undefined;
 
   constructor(
     private readonly server: TtrpcServer,
@@ -135,10 +196,6 @@ class ServerConnection {
     );
   }
 
-  get activeCalls(): number {
-    return this.calls.size;
-  }
-
   close(): void {
     this.channel.destroy();
   }
@@ -146,7 +203,7 @@ class ServerConnection {
   private onFrame(frame: Frame): void {
     switch (frame.type) {
       case FrameType.Request:
-        if (this.acceptStreamId(frame.streamId)) this.startCall(frame);
+        if (this.acceptStreamId(frame.streamId)) this.admit(frame);
         return;
       case FrameType.Data:
         this.onData(frame);
@@ -194,7 +251,8 @@ class ServerConnection {
     if (frame.flags & Flag.RemoteClosed) call.inbound.end();
   }
 
-  private startCall(frame: Frame): void {
+  // A request was read: it runs now, waits for room (holding the connection), or is refused.
+  private admit(frame: Frame): void {
     let req: RequestMessage;
     try {
       req = decodeRequest(frame.payload);
@@ -207,6 +265,71 @@ class ServerConnection {
       this.sendStatus(frame.streamId, Code.UNIMPLEMENTED, entry.missing);
       return;
     }
+    const deadline = req.timeoutNano > 0n ? Date.now() + Number(req.timeoutNano / 1_000_000n) : undefined;
+    const weight = this.server.weightOf(req.service, req.method);
+    const { budget, options } = this.server;
+    if (weight === LONG_POLL) {
+      // Long polls end on outside events: waiting for one to end could take forever.
+      if (this.longPolls >= options.maxLongPollsPerConnection) {
+        this.sendStatus(frame.streamId, Code.RESOURCE_EXHAUSTED, `${req.method}: this connection already has ${this.longPolls} waiting calls running (limit maxLongPollsPerConnection ${options.maxLongPollsPerConnection})`);
+      } else if (!budget.takeLongPoll()) {
+        this.sendStatus(frame.streamId, Code.RESOURCE_EXHAUSTED, `${req.method}: the agent already has ${options.maxLongPolls} waiting calls running (limit maxLongPolls)`);
+      } else {
+        this.longPolls++;
+        this.startCall(frame, req, entry, LONG_POLL, deadline);
+      }
+      return;
+    }
+    const held: HeldCall = { frame, req, entry, deadline, weight, queued: false, admitted: () => this.startHeld(held) };
+    this.held = held;
+    this.tryHeld();
+    if (this.held === held) this.holdOn(held);
+  }
+
+  // Room on this connection first, then in the server's budget (or its queue).
+  private tryHeld(): void {
+    const held = this.held;
+    if (!held || held.queued || this.usedUnits + held.weight > this.server.options.maxInFlight) return;
+    if (this.server.budget.take(held)) this.startHeld(held);
+    else held.queued = true;
+  }
+
+  private startHeld(held: HeldCall): void {
+    if (this.held !== held) return;
+    this.held = undefined;
+    if (held.timer) clearTimeout(held.timer);
+    this.usedUnits += held.weight;
+    this.startCall(held.frame, held.req, held.entry, held.weight, held.deadline);
+    this.updateReading();
+  }
+
+  // The held call waits (the connection is not read meanwhile), at most until the admission
+  // timeout or its own deadline.
+  private holdOn(held: HeldCall): void {
+    this.updateReading();
+    const { admissionTimeoutMs } = this.server.options;
+    const waitMs = Math.min(admissionTimeoutMs, held.deadline === undefined ? Infinity : Math.max(0, held.deadline - Date.now()));
+    held.timer = setTimeout(() => {
+      if (this.held !== held) return;
+      this.held = undefined;
+      this.server.budget.leave(held);
+      const id = held.frame.streamId;
+      const method = held.req.method;
+      if (waitMs < admissionTimeoutMs) {
+        this.sendStatus(id, Code.DEADLINE_EXCEEDED, `${method}: deadline exceeded while waiting to start: ${this.whyHeld(held)}`);
+      } else {
+        this.sendStatus(id, Code.RESOURCE_EXHAUSTED, `${method}: not started within ${admissionTimeoutMs} ms: ${this.whyHeld(held)}`);
+      }
+      this.updateReading();
+    }, Math.min(waitMs, MAX_TIMER_MS));
+  }
+
+  private whyHeld(held: HeldCall): string {
+    if (held.queued) return `${this.server.budget.describe(held.weight)} (limit maxServerInFlight)`;
+    return `this connection's running calls hold ${this.usedUnits} of ${this.server.options.maxInFlight} work units and this call needs ${held.weight} (limit maxInFlight)`;
+  }
+
+  private startCall(frame: Frame, req: RequestMessage, entry: MethodEntry, weight: number, deadline: number | undefined): void {
     const id = frame.streamId;
     const call: ActiveCall = {};
     this.calls.set(id, call);
@@ -214,21 +337,21 @@ class ServerConnection {
       service: req.service,
       method: req.method,
       metadata: req.metadata,
+      deadline,
       get signal() {
         return signalOf(call);
       },
     };
-    if (req.timeoutNano > 0n) {
-      const ms = Number(req.timeoutNano / 1_000_000n);
-      ctx.deadline = Date.now() + ms;
+    if (deadline !== undefined) {
+      const ms = Math.max(0, deadline - Date.now());
+      const total = Number(req.timeoutNano / 1_000_000n);
       if (ms <= MAX_TIMER_MS) {
         call.timer = setTimeout(
-          () => this.finish(id, { code: Code.DEADLINE_EXCEEDED, message: `${req.method}: deadline of ${ms} ms exceeded` }),
+          () => this.finish(id, { code: Code.DEADLINE_EXCEEDED, message: `${req.method}: deadline of ${total} ms exceeded` }),
           ms,
         );
       }
     }
-    this.throttle();
 
     let result: Promise<Uint8Array | void>;
     if (entry.kind === 'unary') {
@@ -247,9 +370,27 @@ class ServerConnection {
     // A call cancelled with its client may settle after a new client reused its id.
     const current = () => this.calls.get(id) === call;
     result.then(
-      (payload) => current() && this.finish(id, undefined, payload ?? undefined),
-      (err) => current() && this.finish(id, statusFromError(err, req.method)),
+      (payload) => {
+        this.settled(weight);
+        if (current()) this.finish(id, undefined, payload ?? undefined);
+      },
+      (err) => {
+        this.settled(weight);
+        if (current()) this.finish(id, statusFromError(err, req.method));
+      },
     );
+  }
+
+  // A handler settled (answered, late, or for a client that left): its room goes to the next call.
+  private settled(weight: number): void {
+    if (weight === LONG_POLL) {
+      this.longPolls--;
+      this.server.budget.release(LONG_POLL);
+      return;
+    }
+    this.usedUnits -= weight;
+    this.server.budget.release(weight);
+    this.tryHeld();
   }
 
   private async sendStreamData(id: number, call: ActiveCall, msg: Uint8Array): Promise<void> {
@@ -273,23 +414,24 @@ class ServerConnection {
       payload = undefined;
     }
     this.channel.send(id, FrameType.Response, 0, encodeResponse({ status, payload }));
-    this.throttle();
+    this.updateReading();
   }
 
   private sendStatus(id: number, code: Code, message: string): void {
     this.channel.send(id, FrameType.Response, 0, encodeResponse({ status: { code, message } }));
-    this.throttle();
+    this.updateReading();
   }
 
-  // Bounded buffering: stop reading while the peer does not read our answers fast enough
-  // or too many of its calls are running; ttRPC itself has no flow control.
-  private throttle(): void {
+  // Bounded buffering: no frame is taken from a connection while a call of it waits for room or
+  // its peer does not read our answers fast enough; ttRPC itself has no flow control.
+  private updateReading(): void {
     if (this.channel.closed) return;
-    const { highWaterBytes, maxInFlight } = this.server.options;
-    const overQueue = this.channel.queuedBytes > highWaterBytes;
-    if (!overQueue && this.calls.size < maxInFlight) {
-      if (this.readingPaused) this.channel.resume();
-      this.readingPaused = false;
+    const overQueue = this.channel.queuedBytes > this.server.options.highWaterBytes;
+    if (!overQueue && !this.held) {
+      if (this.readingPaused) {
+        this.readingPaused = false;
+        this.channel.resume(); // may deliver buffered frames, and pause again
+      }
       return;
     }
     if (!this.readingPaused) this.channel.pause();
@@ -298,17 +440,29 @@ class ServerConnection {
       this.awaitingDrain = true;
       void this.channel.drained().then(() => {
         this.awaitingDrain = false;
-        this.throttle();
+        this.updateReading();
       });
     }
   }
 
   private onClosed(): void {
+    this.dropHeld();
     this.cancelAll(new RpcError(Code.CANCELLED, 'client disconnected'));
     this.onGone();
   }
 
-  /** Ends every running call without answering it: its client is gone. */
+  private dropHeld(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    if (held.timer) clearTimeout(held.timer);
+    this.server.budget.leave(held);
+  }
+
+  /**
+   * Ends every running call without answering it: its client is gone. Their handlers hold their
+   * room until they settle (they are told through ctx.signal); their results are dropped.
+   */
   private cancelAll(gone: RpcError): void {
     for (const call of this.calls.values()) {
       if (call.timer) clearTimeout(call.timer);
@@ -316,6 +470,6 @@ class ServerConnection {
       abortCall(call, gone);
     }
     this.calls.clear();
-    this.throttle();
+    this.updateReading();
   }
 }
