@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, type Frame, FrameDecoder, type FrameHeader, FrameType, HEADER_BYTES } from '../../agent/src/ttrpc/frame';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../agent/src/ttrpc/messages';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, responsePayloadPrefix } from '../../agent/src/ttrpc/messages';
 
 function collect(max?: number) {
   const frames: Frame[] = [];
@@ -93,5 +93,12 @@ describe('envelope messages', () => {
   it('rejects truncated protobuf', () => {
     expect(() => decodeRequest(Buffer.from([0x0a, 10, 1]))).toThrow(/past the end/);
     expect(() => decodeRequest(Buffer.from([0x20, 0x80]))).toThrow(/truncated varint/);
+  });
+
+  it('a response written as prefix + payload is the same bytes as the encoded response', () => {
+    for (const n of [1, 127, 128, 16_383, 16_384, 4 << 20]) {
+      const payload = Buffer.alloc(n, 9);
+      expect(Buffer.concat([responsePayloadPrefix(n), payload]).equals(encodeResponse({ payload }))).toBe(true);
+    }
   });
 });

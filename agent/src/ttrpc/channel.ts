@@ -49,7 +49,11 @@ export class Channel {
     return this.socket.writableLength;
   }
 
-  send(streamId: number, type: FrameType, flags: number, payload: Uint8Array): boolean {
+  /**
+   * Sends one frame whose payload is `payload` followed by `tail`: a large tail (an answer's
+   * bytes) is written as it is, not copied into the frame.
+   */
+  send(streamId: number, type: FrameType, flags: number, payload: Uint8Array, tail?: Uint8Array): boolean {
     if (this.isClosed || this.socket.destroyed) return false;
     // Frames sent in the same tick leave in one writev instead of one syscall each.
     if (!this.corked) {
@@ -57,7 +61,11 @@ export class Channel {
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    return this.socket.write(encodeFrame(streamId, type, flags, payload));
+    if (!tail || tail.length === 0) return this.socket.write(encodeFrame(streamId, type, flags, payload));
+    const head = encodeFrame(streamId, type, flags, payload);
+    head.writeUInt32BE(payload.length + tail.length, 0);
+    this.socket.write(head);
+    return this.socket.write(tail);
   }
 
   private readonly uncork = (): void => {

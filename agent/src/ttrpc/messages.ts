@@ -93,6 +93,21 @@ export function encodeResponse(res: { status?: StatusMessage; payload?: Uint8Arr
   return w.finish();
 }
 
+/**
+ * The bytes that come before `payloadLength` bytes of payload in a successful Response (its
+ * field 2 tag and length), so that a large payload is written as it is instead of copied.
+ */
+export function responsePayloadPrefix(payloadLength: number): Buffer {
+  const prefix = [0x12];
+  let n = payloadLength;
+  while (n > 0x7f) {
+    prefix.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  prefix.push(n);
+  return Buffer.from(prefix);
+}
+
 export function decodeResponse(buf: Buffer): ResponseMessage {
   const res: ResponseMessage = { payload: EMPTY };
   const r = new ProtoReader(buf);

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { type AdmissionLimits, type AdmissionWaiter, type CallWeight, LONG_POLL, ServerBudget } from './admission';
 import { Channel } from './channel';
 import { Flag, type Frame, type FrameHeader, FrameType, MAX_PAYLOAD_BYTES } from './frame';
-import { decodeRequest, encodeResponse, type RequestMessage } from './messages';
+import { decodeRequest, encodeResponse, type RequestMessage, responsePayloadPrefix } from './messages';
 import {
   type CallContext,
   type MethodEntry,
@@ -413,7 +413,8 @@ class ServerConnection {
       status = { code: Code.RESOURCE_EXHAUSTED, message: `response of ${payload.length} bytes exceeds the limit` };
       payload = undefined;
     }
-    this.channel.send(id, FrameType.Response, 0, encodeResponse({ status, payload }));
+    if (status || !payload?.length) this.channel.send(id, FrameType.Response, 0, encodeResponse({ status, payload }));
+    else this.channel.send(id, FrameType.Response, 0, responsePayloadPrefix(payload.length), payload);
     this.updateReading();
   }
 
