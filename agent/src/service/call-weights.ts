@@ -1,5 +1,5 @@
 // What each agent method holds while it runs, for the ttRPC server's budgets (ttrpc/admission.ts):
-// a connection's running calls may hold 64 units, the agent's 256 (32 of them kept for weight-1
+// a connection's running calls may hold 32 units, the agent's 128 (16 of them kept for weight-1
 // calls). Weights are coarse on purpose: 1 for a call that touches one small thing, HEAVY for one
 // that spawns a process, reads many files or moves megabytes (a GetMetrics page, a CopyFile
 // chunk, a container's setup), and LONG_POLL for a call that waits for an event outside the
