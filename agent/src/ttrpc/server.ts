@@ -287,10 +287,12 @@ class ServerConnection {
     if (this.held === held) this.holdOn(held);
   }
 
-  // Room on this connection first, then in the server's budget (or its queue).
+  // Room on this connection first, then in the server's budget (or its queue). Not while the
+  // peer leaves our answers unread: no call starts for it then.
   private tryHeld(): void {
     const held = this.held;
     if (!held || held.queued || this.usedUnits + held.weight > this.server.options.maxInFlight) return;
+    if (this.channel.queuedBytes > this.server.options.highWaterBytes) return;
     if (this.server.budget.take(held)) this.startHeld(held);
     else held.queued = true;
   }
@@ -442,6 +444,7 @@ class ServerConnection {
       this.awaitingDrain = true;
       void this.channel.drained().then(() => {
         this.awaitingDrain = false;
+        this.tryHeld();
         this.updateReading();
       });
     }
