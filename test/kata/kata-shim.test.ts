@@ -184,8 +184,10 @@ describe.skipIf(skip)('Kata shim end to end', () => {
           const input = await stack.ctr(['task', 'exec', '--exec-id', 'e2', id, 'sh', '-c', 'read x; echo "got:$x"'], { input: 'piped\n', timeoutMs: STEP_MS });
           expectRun(input, 0, 'got:piped\n');
           // ctr sends the terminal's size (ResizePty -> TtyWinResize) only after the exec started:
-          // the process waits until its terminal has one.
-          const tty = await ctrOnTerminal(['task', 'exec', '-t', '--exec-id', 'e3', id, 'sh', '-c', 'tty; until stty size >/dev/null 2>&1; do sleep 0.1; done; stty size; exit 4']);
+          // the process waits until its terminal has ours (busybox's stty size exits 0 even for a
+          // terminal of no size when its output is not a terminal, so the value is compared); a
+          // size that never comes ends in the step's timeout.
+          const tty = await ctrOnTerminal(['task', 'exec', '-t', '--exec-id', 'e3', id, 'sh', '-c', "tty; until stty size 2>/dev/null | grep -qx '33 101'; do sleep 0.1; done; stty size; exit 4"]);
           expect(tty.code).toBe(4);
           expect(tty.output).toMatch(/\/dev\/pts\/\d+\r*\n33 101\r*\n/);
         });
@@ -231,7 +233,9 @@ describe.skipIf(skip)('Kata shim end to end', () => {
 
       it('ctr task metrics reads StatsContainer; pause and resume', async () => {
         const id = `stats-${tag}`;
-        await withRunningPod(shim, id, ['sh', '-c', 'while :; do echo tick > /tmp/t; sleep 0.2; done'], async () => {
+        // A counter, replaced by rename so that a reader never sees it half-written.
+        const counter = 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.2; done';
+        await withRunningPod(shim, id, ['sh', '-c', counter], async () => {
           const metrics = await stack.ctr(['task', 'metrics', id]);
           expect(metrics.code, metrics.stderr).toBe(0);
           const text = metrics.stdout.toString();
@@ -243,8 +247,19 @@ describe.skipIf(skip)('Kata shim end to end', () => {
           await taskStatus(id, 'PAUSED', 30_000);
           expect((await stack.ctr(['task', 'resume', id])).code).toBe(0);
           await taskStatus(id, 'RUNNING', 30_000);
-          // Running again: an exec gets answered.
-          expectRun(await stack.ctr(['task', 'exec', '--exec-id', 'after', id, 'cat', '/tmp/t']), 0, 'tick\n');
+          // Running again: execs get answered, and the counter moves on.
+          const readCounter = async (execId: string): Promise<number> => {
+            const r = await stack.ctr(['task', 'exec', '--exec-id', execId, id, 'cat', '/tmp/n'], { timeoutMs: STEP_MS });
+            expect({ code: r.code, stdout: r.stdout.toString() }, r.stderr).toEqual({ code: 0, stdout: expect.stringMatching(/^\d+\n$/) });
+            return Number(r.stdout.toString());
+          };
+          const first = await readCounter('after-0');
+          const deadline = Date.now() + STEP_MS;
+          let n = 1;
+          while ((await readCounter(`after-${n}`)) <= first) {
+            expect(Date.now(), `the counter stayed at ${first} after resume`).toBeLessThan(deadline);
+            n += 1;
+          }
         });
       }, POD_MS);
     });

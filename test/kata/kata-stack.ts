@@ -180,8 +180,11 @@ export class KataStack {
       });
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
       child.stdin.on('error', () => undefined);
+      // ctr's stdin is never ended: at EOF ctr calls CloseIO, and one that reaches the shim before
+      // the process's Start deadlocks the shim (its CloseIO waits, holding the shim's lock, for a
+      // stdin copy that only Start begins; seen in runtime-go 3.19.1 and 3.27.0), after which
+      // every call on the pod hangs. The pipe goes when ctr exits.
       if (opts.input !== undefined) child.stdin.write(opts.input);
-      else child.stdin.end();
       const timeoutMs = opts.timeoutMs ?? 120_000;
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -190,7 +193,7 @@ export class KataStack {
       }, timeoutMs);
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        if (opts.input !== undefined) child.stdin.destroy();
+        child.stdin.destroy();
         // Which step hung is the first thing a failure has to say.
         if (timedOut) err += `\n(ctr ${args.slice(0, 3).join(' ')} killed: no end within ${timeoutMs} ms)`;
         call.ms = Date.now() - call.startedAt;
@@ -208,7 +211,7 @@ export class KataStack {
   /** The shim's log lines about a sandbox, and the guest's console, for a failure's message. */
   diagnostics(sandboxId: string): string {
     const shimLog = existsSync(this.syslogFile)
-      ? readFileSync(this.syslogFile, 'utf8').split('\n').filter((l) => l.includes(`sandbox=${sandboxId}`) && /level=(error|warning)/.test(l)).slice(-30)
+      ? readFileSync(this.syslogFile, 'utf8').split('\n').filter((l) => l.includes(`sandbox=${sandboxId}`)).slice(-40)
       : ['(the host has its own syslog: see the system log for the shim)'];
     const consolePath = this.service.consoleLogOf(sandboxId);
     const consoleText = existsSync(consolePath) ? readFileSync(consolePath, 'utf8').split('\n').slice(-40) : ['(no console log)'];
