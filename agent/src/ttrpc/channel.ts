@@ -2,6 +2,9 @@
 import type { Duplex } from 'node:stream';
 import { encodeFrame, type Frame, FrameDecoder, type FrameHeader, FrameType, MAX_PAYLOAD_BYTES } from './frame';
 
+/** A payload this long is written as it is; shorter ones are copied into the tick's batch. */
+const COPY_BELOW_BYTES = 16 << 10;
+
 export interface ChannelEvents {
   frame(frame: Frame): void;
   oversize(header: FrameHeader): void;
@@ -12,7 +15,9 @@ export class Channel {
   private readonly decoder: FrameDecoder;
   private isClosed = false;
   private drainWaiters: Array<() => void> = [];
-  private corked = false;
+  private batched: Buffer[] = [];
+  private batchedBytes = 0;
+  private flushScheduled = false;
   private paused = false;
 
   constructor(
@@ -46,35 +51,53 @@ export class Channel {
 
   /** Bytes queued in the socket and not yet taken by the kernel. */
   get queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.batchedBytes;
   }
 
   /**
    * Sends one frame whose payload is `payload` followed by `tail`: a large tail (an answer's
-   * bytes) is written as it is, not copied into the frame.
+   * bytes) is written as it is, not copied into the frame. Returns false once the caller should
+   * wait for drained().
    */
   send(streamId: number, type: FrameType, flags: number, payload: Uint8Array, tail?: Uint8Array): boolean {
     if (this.isClosed || this.socket.destroyed) return false;
-    // Frames sent in the same tick leave in one writev instead of one syscall each.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    if (!tail || tail.length === 0) return this.socket.write(encodeFrame(streamId, type, flags, payload));
     const head = encodeFrame(streamId, type, flags, payload);
-    head.writeUInt32BE(payload.length + tail.length, 0);
-    this.socket.write(head);
-    return this.socket.write(tail);
+    if (tail && tail.length > 0) head.writeUInt32BE(payload.length + tail.length, 0);
+    this.batch(head);
+    if (tail && tail.length > 0) {
+      if (tail.length < COPY_BELOW_BYTES) this.batch(Buffer.from(tail.buffer, tail.byteOffset, tail.length));
+      else {
+        this.flush();
+        this.socket.write(tail);
+      }
+    }
+    return this.queuedBytes < this.socket.writableHighWaterMark;
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+  // Frames sent in the same tick leave in one write of one buffer: one syscall, and one entry in
+  // the socket's queue when the peer reads slowly (a queued write costs far more memory than
+  // the few bytes of a small answer).
+  private batch(bytes: Buffer): void {
+    this.batched.push(bytes);
+    this.batchedBytes += bytes.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.batched.length === 0) return;
+    const out = this.batched.length === 1 ? this.batched[0]! : Buffer.concat(this.batched, this.batchedBytes);
+    this.batched = [];
+    this.batchedBytes = 0;
+    if (!this.isClosed && !this.socket.destroyed) this.socket.write(out);
   };
 
   /** Resolves once the socket's write queue has drained (or the channel closed). */
   drained(): Promise<void> {
+    this.flush();
     if (this.isClosed || !this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
@@ -107,6 +130,8 @@ export class Channel {
     if (this.isClosed) return;
     this.isClosed = true;
     this.decoder.clear();
+    this.batched = [];
+    this.batchedBytes = 0;
     for (const w of this.drainWaiters) w();
     this.drainWaiters = [];
     this.events.closed(err);

@@ -175,6 +175,7 @@ class ServerConnection {
   private lastStreamId = 0;
   private readingPaused = false;
   private awaitingDrain = false;
+  private resumeScheduled = false;
   // Work units and long polls of this connection's handlers that have not settled yet.
   private usedUnits = 0;
   private longPolls = 0;
@@ -432,9 +433,13 @@ class ServerConnection {
     if (this.channel.closed) return;
     const overQueue = this.channel.queuedBytes > this.server.options.highWaterBytes;
     if (!overQueue && !this.held) {
-      if (this.readingPaused) {
-        this.readingPaused = false;
-        this.channel.resume(); // may deliver buffered frames, and pause again
+      // Frames are taken again from a later turn of the event loop, not from the promise
+      // chain of the call that made room: otherwise a pipelined connection runs call after
+      // call in one chain of microtasks, its answers stay corked until the chain ends, and
+      // other connections and timers wait for it.
+      if (this.readingPaused && !this.resumeScheduled) {
+        this.resumeScheduled = true;
+        setImmediate(this.resumeReading);
       }
       return;
     }
@@ -449,6 +454,14 @@ class ServerConnection {
       });
     }
   }
+
+  private readonly resumeReading = (): void => {
+    this.resumeScheduled = false;
+    if (this.channel.closed || !this.readingPaused || this.held) return;
+    if (this.channel.queuedBytes > this.server.options.highWaterBytes) return;
+    this.readingPaused = false;
+    this.channel.resume(); // may deliver buffered frames, and pause again
+  };
 
   private onClosed(): void {
     this.dropHeld();
