@@ -2,6 +2,9 @@
 import type { Duplex } from 'node:stream';
 import { encodeFrame, type Frame, FrameDecoder, type FrameHeader, FrameType, MAX_PAYLOAD_BYTES } from './frame';
 
+/** Bytes read but not yet decoded that a paused channel holds before it stops reading. */
+const MAX_BACKLOG_BYTES = 64 << 10;
+
 /** A payload this long is written as it is; shorter ones are copied into the tick's batch. */
 const COPY_BELOW_BYTES = 16 << 10;
 
@@ -19,6 +22,7 @@ export class Channel {
   private batchedBytes = 0;
   private flushScheduled = false;
   private paused = false;
+  private socketPaused = false;
 
   constructor(
     readonly socket: Duplex,
@@ -31,6 +35,11 @@ export class Channel {
         this.decoder.push(chunk);
       } catch (err) {
         this.destroy(err as Error);
+        return;
+      }
+      if (this.paused && !this.socketPaused && this.decoder.bufferedBytes >= MAX_BACKLOG_BYTES) {
+        this.socketPaused = true;
+        this.socket.pause();
       }
     });
     socket.on('drain', () => {
@@ -103,14 +112,19 @@ export class Channel {
   }
 
   /**
-   * Takes no more frames: the decoder stops delivering (the rest of the last chunk read stays
-   * buffered) and the socket stops reading, so the kernel's buffer fills and the peer's writes
-   * stall. ttRPC has no flow control of its own; this is it.
+   * Takes no more frames: the decoder stops delivering (what was read stays buffered) and once
+   * MAX_BACKLOG_BYTES wait in it the socket stops reading, so the kernel's buffer fills and the
+   * peer's writes stall. ttRPC has no flow control of its own; this is it. (The socket goes on
+   * reading up to the backlog so that a receiver that pauses and resumes at every call does not
+   * stop and restart the socket each time.)
    */
   pause(): void {
     this.paused = true;
     this.decoder.pause();
-    this.socket.pause();
+    if (this.decoder.bufferedBytes >= MAX_BACKLOG_BYTES && !this.socketPaused) {
+      this.socketPaused = true;
+      this.socket.pause();
+    }
   }
 
   /** Delivers the frames still buffered (the receiver may pause again meanwhile), then reads on. */
@@ -118,7 +132,10 @@ export class Channel {
     if (this.isClosed) return;
     this.paused = false;
     this.decoder.resume();
-    if (!this.paused && !this.isClosed) this.socket.resume();
+    if (!this.paused && !this.isClosed && this.socketPaused) {
+      this.socketPaused = false;
+      this.socket.resume();
+    }
   }
 
   destroy(err?: Error): void {
