@@ -8,8 +8,11 @@
 //   - the server's (maxServerInFlight), shared by every connection. A connection whose next
 //     call finds no room here waits its turn: room is handed out in the order connections began
 //     waiting, so a flood on one connection delays another's call by at most one call per
-//     connection ahead of it (a connection waits with one call: it reads nothing meanwhile). Part of it (reservedForLight) only weight-1 calls may take, so
-//     that Health/Check passes a flood of heavy calls at once.
+//     connection ahead of it (a connection waits with one call: it reads nothing meanwhile).
+//     Part of it (reservedForLight) only weight-1 calls may take, so that Health/Check passes
+//     a flood of heavy calls at once.
+// A call that waits longer than ServerOptions.admissionTimeoutMs is answered RESOURCE_EXHAUSTED
+// naming the limit (a hung handler must not silence a connection for good).
 // Long polls (weight LONG_POLL: WaitProcess, ReadStdout, GetOOMEvent...) wait for events outside
 // the server (a process exiting, output, an OOM kill) and hold almost nothing: they take no units
 // but one of a limited number of places (maxLongPolls*). Waiting for a place to free could take
