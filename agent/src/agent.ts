@@ -4,6 +4,7 @@ import type { AgentConfig } from './config/config';
 import type { GrpcFace } from './grpc/face';
 import { sniffProtocol } from './grpc/sniff';
 import type { Logger } from './log/logger';
+import { withCallLog } from './service/call-log';
 import { agentCallWeight } from './service/call-weights';
 import { agentServices, registerTtrpc } from './service/services';
 import type { TypedHandler } from './service/typed';
@@ -22,7 +23,8 @@ export interface AgentParts {
 }
 
 export async function startAgent(config: AgentConfig, log: Logger, parts: AgentParts = {}): Promise<RunningAgent> {
-  const services = agentServices(parts.agentImpl ?? {});
+  const rpcLog = log.child({ subsystem: 'rpc' });
+  const services = withCallLog(agentServices(parts.agentImpl ?? {}), rpcLog);
   const ttrpc = new TtrpcServer({
     // Bounded work (ttrpc/admission.ts): the limits are the server's defaults, the weights ours.
     callWeight: agentCallWeight,
@@ -35,7 +37,6 @@ export async function startAgent(config: AgentConfig, log: Logger, parts: AgentP
   const loadGrpcFace = (): Promise<GrpcFace> =>
     (grpcFace ??= import('./grpc/face').then((m) => m.createGrpcFace(services)));
 
-  const rpcLog = log.child({ subsystem: 'rpc' });
   const listeners: Listener[] = [];
   const addresses = config.serverAddr.split(',').map((a) => a.trim()).filter(Boolean);
   const onConnection = (socket: Duplex, peer: PeerInfo) => {
