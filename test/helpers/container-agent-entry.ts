@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG } from '../../agent/src/config/config';
 import { Logger } from '../../agent/src/log/logger';
 import { OrphanReaper } from '../../agent/src/native/orphan-reaper';
 import { createContainerService } from '../../agent/src/service/container-service';
+import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
 import { bindDirectoryAsSharedFs } from '../../agent/src/storage/testing';
 
@@ -17,6 +18,8 @@ interface EntryOptions {
   logLevel?: 'debug' | 'info';
   containerPipeSize?: number;
   guestSeccomp?: boolean;
+  /** Host directories a container's root.path or bind sources may name besides Kata's roots. */
+  extraGuestRoots?: string[];
 }
 
 async function main(): Promise<void> {
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
     storage,
     runtime: { cgroupManager: opts.cgroupManager },
     guestSeccomp: opts.guestSeccomp,
+    confinement: new GuestPathConfinement({ extraRoots: opts.extraGuestRoots ?? [] }),
     onDestroyed: () => {
       destroyed = true;
       log.info('sandbox destroyed: a guest would power off now');

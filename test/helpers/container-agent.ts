@@ -64,7 +64,9 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-export async function startContainerAgent(opts: { cgroupManager?: 'cgroupfs' | 'disabled'; guestSeccomp?: boolean; containerPipeSize?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ContainerAgent> {
+export async function startContainerAgent(
+  opts: { cgroupManager?: 'cgroupfs' | 'disabled'; guestSeccomp?: boolean; containerPipeSize?: number; env?: NodeJS.ProcessEnv; extraGuestRoots?: string[] } = {},
+): Promise<ContainerAgent> {
   const entry = await bundle();
   const dir = mkdtempSync(path.join(tmpdir(), 'kata-ct-'));
   const sharedDir = path.join(dir, 'shared');
@@ -82,7 +84,7 @@ export async function startContainerAgent(opts: { cgroupManager?: 'cgroupfs' | '
       ...process.env,
       ...opts.env,
       KATA_NATIVE_ADDON: ADDON,
-      KATA_TEST_AGENT: JSON.stringify({ address, sharedDir, cgroupManager: opts.cgroupManager ?? 'disabled', guestSeccomp: opts.guestSeccomp, containerPipeSize: opts.containerPipeSize }),
+      KATA_TEST_AGENT: JSON.stringify({ address, sharedDir, cgroupManager: opts.cgroupManager ?? 'disabled', guestSeccomp: opts.guestSeccomp, containerPipeSize: opts.containerPipeSize, extraGuestRoots: opts.extraGuestRoots }),
     },
     stdio: ['ignore', 'inherit', 'pipe'],
   });

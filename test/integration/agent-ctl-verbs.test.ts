@@ -72,8 +72,10 @@ describe('agent-ctl verbs against the agent with real crun', () => {
   let bundleDir: string;
 
   beforeAll(async () => {
-    agent = await startContainerAgent();
     bundleDir = mkdtempSync(path.join(tmpdir(), 'ctl-bundle-'));
+    // The bundles' rootfs are host directories the agent sees as they are: outside Kata's guest
+    // paths, so the agent is told to allow them (guest path confinement).
+    agent = await startContainerAgent({ extraGuestRoots: [bundleDir] });
   });
   afterAll(async () => {
     await agent?.stop();
