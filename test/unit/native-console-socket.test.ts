@@ -1,7 +1,7 @@
 // receiveFd: the listening side of crun's --console-socket. A small Python peer sends a real
 // fd with SCM_RIGHTS (as crun does with the pty master), and we read through what we received.
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,23 @@ function sendFd(socketPath: string, file: string | null): Promise<unknown> {
     's.close()',
   ].join('\n');
   return run('python3', ['-c', script, socketPath, file ?? '']);
+}
+
+/** Sends `count` fds in one message: the first on `file`, the rest on /dev/null. */
+function sendManyFds(socketPath: string, file: string, count: number): Promise<unknown> {
+  const script = [
+    'import os, socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+    's.connect(sys.argv[1])',
+    'fds = [os.open(sys.argv[2], os.O_RDONLY)] + [os.open("/dev/null", os.O_RDONLY) for _ in range(int(sys.argv[3]) - 1)]',
+    'socket.send_fds(s, [b"pty"], fds)',
+    's.close()',
+  ].join('\n');
+  return run('python3', ['-c', script, socketPath, file, String(count)]);
+}
+
+function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length;
 }
 
 function readAll(fd: number): string {
@@ -59,6 +76,24 @@ describe('receiveFd', () => {
     const fd = await received;
     expect(readAll(fd)).toBe('second peer');
     closeSync(fd);
+  });
+
+  it('takes the first of 12 fds sent in one message and leaves none of the others open', async () => {
+    // More than receiveFd's control buffer holds (8): the kernel installs 8, we keep the first.
+    const file = join(dir, 'first.txt');
+    writeFileSync(file, 'the first fd');
+    const socketPath = join(dir, 'many.sock');
+    const before = openFdCount();
+    const received = receiveFd(socketPath, 10_000);
+    await sendManyFds(socketPath, file, 12);
+    const fd = await received;
+    try {
+      expect(readAll(fd)).toBe('the first fd');
+      expect(openFdCount()).toBe(before + 1);
+    } finally {
+      closeSync(fd);
+    }
+    expect(openFdCount()).toBe(before);
   });
 
   it('gives up after the timeout with ETIMEDOUT and cleans up', async () => {

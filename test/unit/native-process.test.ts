@@ -17,6 +17,7 @@ import {
   waitForProcessExit,
   type ReapedOrphan,
 } from '../../agent/src/native';
+import { ownedPids } from '../../agent/src/native/owned-pids';
 
 beforeAll(() => setChildSubreaper(true));
 
@@ -179,6 +180,47 @@ describe('OrphanReaper', () => {
       releasePid(pid!);
       expect(reaper.reapNow()).toContainEqual({ pid, code: 12, signal: null });
     } finally {
+      reaper.start();
+    }
+  });
+
+  // Out of memory while listing whose statuses to leave alone, a pass could take one of those: it
+  // must fail and reap nothing instead (testOnlyFailPidListAllocations fakes the failed realloc).
+  it('reaps nothing, and says ENOMEM, when it cannot list the claimed pids', async () => {
+    reaper.stop(); // drive the passes by hand
+    try {
+      const { pids: [pid], control } = await startOrphans('read line <&3; exit 14');
+      claimPid(pid!);
+      control.end('go\n');
+      blockUntilExited(pid!);
+      native().testOnlyFailPidListAllocations(1);
+      expect(() => reaper.reapNow()).toThrow(
+        expect.objectContaining({ code: 'ENOMEM', message: 'reap orphans: list the pids owned by others (nothing reaped): ENOMEM' }),
+      );
+      expect(processState(pid!)).toBe('Z');
+      releasePid(pid!);
+      expect(reaper.reapNow()).toContainEqual({ pid, code: 14, signal: null });
+    } finally {
+      native().testOnlyFailPidListAllocations(0);
+      reaper.start();
+    }
+  });
+
+  it("reaps nothing, and says ENOMEM, when it cannot list child_process's children", async () => {
+    reaper.stop();
+    try {
+      const child = spawn('sh', ['-c', 'read line; exit 6'], { stdio: ['pipe', 'ignore', 'inherit'] });
+      const exited = once(child, 'exit');
+      child.stdin.end('go\n');
+      blockUntilExited(child.pid!);
+      expect(processState(child.pid!)).toBe('Z');
+      expect(ownedPids()).toEqual([]); // so the first list the pass grows is libuv's children
+      native().testOnlyFailPidListAllocations(1);
+      expect(() => reaper.reapNow()).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+      expect(processState(child.pid!)).toBe('Z');
+      expect(await exited).toEqual([6, null]);
+    } finally {
+      native().testOnlyFailPidListAllocations(0);
       reaper.start();
     }
   });

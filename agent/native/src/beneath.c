@@ -109,7 +109,7 @@ static napi_value open_beneath(napi_env env, napi_callback_info info) {
   int fd = open_beneath_fd(dirfd, path, flags, (mode_t)mode, walk);
   if (fd < 0) kn_throw_errno(env, errno, walk || openat2_missing ? "openat" : "openat2", "open %s beneath fd %d", path, dirfd);
   free(path);
-  return fd < 0 ? NULL : kn_int(env, fd);
+  return fd < 0 ? NULL : kn_fd_result(env, fd, "openBeneath result");
 }
 
 // mkdirAt(dirfd, name, mode)

@@ -44,7 +44,7 @@ static napi_value unix_listen(napi_env env, napi_callback_info info) {
     return NULL;
   }
   free(path);
-  return kn_int(env, fd);
+  return kn_fd_result(env, fd, "unixListen result");
 }
 
 // unixAccept(listenFd) -> connected fd | null when none is pending
@@ -59,11 +59,15 @@ static napi_value unix_accept(napi_env env, napi_callback_info info) {
     kn_throw_errno(env, errno, "accept4", "accept on unix socket fd %d", lfd);
     return NULL;
   }
-  return kn_int(env, fd);
+  return kn_fd_result(env, fd, "unixAccept result");
 }
 
 // receiveFd(connFd) -> received fd | -1 when the peer closed without sending one
 //                    | null when nothing has arrived yet.
+// One fd is expected (crun sends one). A peer that sends more gets the first one taken and every
+// other one closed: up to MAX_FDS arrive (the kernel installs what fits in our control buffer,
+// closes the rest and sets MSG_CTRUNC), and none of them is left open in this process.
+#define MAX_FDS 8
 static napi_value receive_fd(napi_env env, napi_callback_info info) {
   kn_args a;
   int32_t cfd;
@@ -72,7 +76,7 @@ static napi_value receive_fd(napi_env env, napi_callback_info info) {
   struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
   union {
     struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * 8)];
+    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
   } control;
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
@@ -88,14 +92,19 @@ static napi_value receive_fd(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int received = -1;
+  const char *control_end = control.buf + msg.msg_controllen;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+    // The count the header claims, but never past the end of what recvmsg filled in.
+    const char *fd_bytes = (const char *)CMSG_DATA(c);
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    int fds[8];
-    memcpy(fds, CMSG_DATA(c), count * sizeof(int));
+    size_t room = fd_bytes < control_end ? (size_t)(control_end - fd_bytes) / sizeof(int) : 0;
+    if (count > room) count = room;
     for (size_t i = 0; i < count; i++) {
-      if (received < 0) received = fds[i];
-      else close(fds[i]);  // only one fd is expected; never leak extras
+      int fd;
+      memcpy(&fd, fd_bytes + i * sizeof(int), sizeof fd);  // CMSG_DATA need not be int-aligned
+      if (received < 0) received = fd;
+      else close(fd);
     }
   }
   if (received < 0 && (msg.msg_flags & MSG_CTRUNC)) {
@@ -103,7 +112,8 @@ static napi_value receive_fd(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (received < 0 && n > 0) return kn_null(env);  // data without an fd; keep waiting
-  return kn_int(env, received);
+  if (received < 0) return kn_int(env, -1);
+  return kn_fd_result(env, received, "receiveFd result");
 }
 
 // peerPid(connFd) -> the pid of the process that connected a unix socket (SO_PEERCRED): the host's

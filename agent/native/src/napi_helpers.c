@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 bool kn_get_args(napi_env env, napi_callback_info info, kn_args *args, size_t required, const char *fn) {
   args->argc = MAX_ARGS;
@@ -114,8 +115,17 @@ void kn_throw_napi_failure(napi_env env, const char *what) {
 }
 
 napi_value kn_int(napi_env env, int64_t v) {
-  napi_value r;
-  napi_create_int64(env, v, &r);
+  napi_value r = NULL;
+  if (napi_create_int64(env, v, &r) != napi_ok) return NULL;
+  return r;
+}
+
+napi_value kn_fd_result(napi_env env, int fd, const char *what) {
+  napi_value r = kn_int(env, fd);
+  if (r == NULL) {
+    close(fd);
+    kn_throw_napi_failure(env, what);
+  }
   return r;
 }
 

@@ -43,7 +43,12 @@ void kn_throw_napi_failure(napi_env env, const char *what);
 // errno number -> "ENOENT" etc.
 const char *kn_errno_name(int err);
 
+// NULL (and maybe an exception pending) when N-API fails.
 napi_value kn_int(napi_env env, int64_t v);
+// An fd just opened, as the JS number its caller will own. Should that number fail to be made,
+// the fd is closed (nobody else knows it) and an error is thrown naming `what`: every function
+// that returns a new fd ends with this, or closes the fd itself on each failure after opening it.
+napi_value kn_fd_result(napi_env env, int fd, const char *what);
 napi_value kn_null(napi_env env);
 napi_value kn_undefined(napi_env env);
 bool kn_set_int(napi_env env, napi_value obj, const char *key, int64_t v);

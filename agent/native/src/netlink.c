@@ -27,7 +27,7 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
     kn_throw_errno(env, err, "bind", "netlink bind protocol %d", protocol);
     return NULL;
   }
-  return kn_int(env, fd);
+  return kn_fd_result(env, fd, "netlinkOpen result");
 }
 
 // netlinkSend(fd, buffer) -> bytes sent (to the kernel, port 0).

@@ -12,7 +12,10 @@
 //      no code has to remember to register child_process children) and every pid the caller
 //      passes as owned (pidfd watches, node-pty);
 //   3. reaps each remaining pid with waitid(P_PID, pid, WEXITED | WNOHANG), which returns at once
-//      for one still running.
+//      for one still running (after a WNOWAIT peek, so a status is reaped only once it is in the
+//      result).
+// A pass that cannot hold the pids of step 2 (out of memory) throws ENOMEM and reaps nothing:
+// it could not tell whose status it would be taking.
 // Everything runs on the JS thread, the same thread where child_process spawns, so a pid can't
 // be spawned by libuv between steps 2 and 3. Without /proc (before the agent mounts it) it falls
 // back to peeking with waitid(P_ALL, WNOWAIT): it reaps unknown zombies until the first zombie
@@ -31,16 +34,27 @@
 #include "exit_status.h"
 #include "napi_helpers.h"
 
+// A list that could not grow sets `failed` and stays as it was: a list of pids to leave alone
+// that is missing one would let a pass take that pid's status, so such a pass reaps nothing.
 typedef struct {
   pid_t *pids;
   size_t len, cap;
+  bool failed;
 } pid_list;
+
+// Set by testOnlyFailPidListAllocations: that many coming allocations fail as if out of memory.
+static uint32_t allocations_to_fail;
 
 static bool pid_list_add(pid_list *l, pid_t pid) {
   if (l->len == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 32;
-    pid_t *p = realloc(l->pids, cap * sizeof *p);
-    if (p == NULL) return false;
+    pid_t *p = NULL;
+    if (allocations_to_fail > 0) allocations_to_fail--;
+    else p = realloc(l->pids, cap * sizeof *p);
+    if (p == NULL) {
+      l->failed = true;
+      return false;
+    }
     l->pids = p;
     l->cap = cap;
   }
@@ -115,14 +129,18 @@ static bool list_children_from_stat(pid_list *out) {
   return saw_self;  // a /proc of another pid namespace would not show us
 }
 
+// Peeks first (WNOWAIT) and reaps only once the status is in `results`: a status reaped and then
+// lost to a failed N-API call would be gone for good.
 static bool reap_one(napi_env env, napi_value results, uint32_t *count, pid_t pid) {
   siginfo_t si;
   si.si_pid = 0;
   int rc;
-  do rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG); while (rc < 0 && errno == EINTR);
+  do rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT); while (rc < 0 && errno == EINTR);
   if (rc < 0 || si.si_pid == 0) return false;  // still running, or reaped by its owner meanwhile
   napi_value status = kn_exit_status(env, &si);
-  if (status != NULL) napi_set_element(env, results, (*count)++, status);
+  if (status == NULL || napi_set_element(env, results, *count, status) != napi_ok) return false;
+  (*count)++;
+  do rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG); while (rc < 0 && errno == EINTR);
   return true;
 }
 
@@ -137,7 +155,12 @@ static void reap_by_peeking(napi_env env, napi_value results, uint32_t *count, c
   }
 }
 
+static void throw_list_failed(napi_env env, const char *what) {
+  kn_throw_errno(env, ENOMEM, "realloc", "reap orphans: list %s (nothing reaped)", what);
+}
+
 // reapOrphans(ownedPids: number[]) -> Array<{ pid, code } | { pid, signal }>
+// Throws ENOMEM, having reaped nothing, when it cannot hold the list of pids to leave alone.
 static napi_value reap_orphans(napi_env env, napi_callback_info info) {
   kn_args a;
   if (!kn_get_args(env, info, &a, 1, "reapOrphans")) return NULL;
@@ -155,7 +178,11 @@ static napi_value reap_orphans(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "reapOrphans: ownedPids must hold numbers");
       return NULL;
     }
-    pid_list_add(&known, pid);
+    if (!pid_list_add(&known, pid)) {
+      free(known.pids);
+      throw_list_failed(env, "the pids owned by others");
+      return NULL;
+    }
   }
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
@@ -164,13 +191,20 @@ static napi_value reap_orphans(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uv_walk(loop, add_libuv_child, &known);
+  if (known.failed) {
+    free(known.pids);
+    throw_list_failed(env, "the child_process children");
+    return NULL;
+  }
 
   napi_value results;
   if (napi_create_array(env, &results) != napi_ok) {
     free(known.pids);
+    kn_throw_napi_failure(env, "reapOrphans result");
     return NULL;
   }
   uint32_t count = 0;
+  // A list of children cut short is safe: a child left off is reaped by a later pass.
   if (list_children_from_task_files(&children) || list_children_from_stat(&children)) {
     for (size_t i = 0; i < children.len; i++)
       if (!pid_list_has(&known, children.pids[i])) reap_one(env, results, &count, children.pids[i]);
@@ -188,11 +222,26 @@ static napi_value libuv_child_pids(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   NAPI_OK(env, napi_get_uv_event_loop(env, &loop));
   uv_walk(loop, add_libuv_child, &pids);
+  if (pids.failed) {
+    free(pids.pids);
+    kn_throw_errno(env, ENOMEM, "realloc", "list the child_process children");
+    return NULL;
+  }
   napi_value arr;
   if (napi_create_array_with_length(env, pids.len, &arr) != napi_ok) { free(pids.pids); return NULL; }
   for (size_t i = 0; i < pids.len; i++) napi_set_element(env, arr, (uint32_t)i, kn_int(env, pids.pids[i]));
   free(pids.pids);
   return arr;
+}
+
+// testOnlyFailPidListAllocations(count): the next `count` growths of a pid list fail as if
+// realloc had returned NULL. For tests of that path only; the agent never calls it.
+static napi_value test_only_fail_pid_list_allocations(napi_env env, napi_callback_info info) {
+  kn_args a;
+  if (!kn_get_args(env, info, &a, 1, "testOnlyFailPidListAllocations") ||
+      !kn_arg_uint32(env, a.argv[0], &allocations_to_fail, "count"))
+    return NULL;
+  return kn_undefined(env);
 }
 
 // setChildSubreaper(on): orphaned descendants get reparented to us instead of to PID 1.
@@ -225,6 +274,7 @@ napi_status kn_init_orphan_reaper(napi_env env, napi_value exports) {
       {"libuvChildPids", NULL, libuv_child_pids, NULL, NULL, NULL, napi_default, NULL},
       {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
       {"isChildSubreaper", NULL, is_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
+      {"testOnlyFailPidListAllocations", NULL, test_only_fail_pid_list_allocations, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -16,10 +16,9 @@
 
 napi_value kn_exit_status(napi_env env, const siginfo_t *si) {
   napi_value r;
-  if (napi_create_object(env, &r) != napi_ok) return NULL;
-  kn_set_int(env, r, "pid", si->si_pid);
-  if (si->si_code == CLD_EXITED) kn_set_int(env, r, "code", si->si_status);
-  else kn_set_int(env, r, "signal", si->si_status);  // CLD_KILLED or CLD_DUMPED
+  if (napi_create_object(env, &r) != napi_ok || !kn_set_int(env, r, "pid", si->si_pid)) return NULL;
+  // CLD_KILLED or CLD_DUMPED otherwise
+  if (!kn_set_int(env, r, si->si_code == CLD_EXITED ? "code" : "signal", si->si_status)) return NULL;
   return r;
 }
 
@@ -30,7 +29,7 @@ static napi_value pidfd_open_fn(napi_env env, napi_callback_info info) {
   if (!kn_get_args(env, info, &a, 1, "pidfdOpen") || !kn_arg_int32(env, a.argv[0], &pid, "pid")) return NULL;
   long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
   if (fd < 0) { kn_throw_errno(env, errno, "pidfd_open", "watch exit of pid %d", pid); return NULL; }
-  return kn_int(env, fd);
+  return kn_fd_result(env, (int)fd, "pidfdOpen result");
 }
 
 // pidfdWaitExit(pidfd, pid) -> { pid, code } | { pid, signal } | null while it still runs.
@@ -41,17 +40,29 @@ static napi_value pidfd_wait_exit(napi_env env, napi_callback_info info) {
   if (!kn_get_args(env, info, &a, 2, "pidfdWaitExit") || !kn_arg_int32(env, a.argv[0], &pidfd, "pidfd") ||
       !kn_arg_int32(env, a.argv[1], &pid, "pid"))
     return NULL;
+  // Peek first (WNOWAIT), reap only once the status is a JS value: a status reaped and then lost
+  // to a failed N-API call could never be had again.
   siginfo_t si;
   si.si_pid = 0;
   int rc;
-  do rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG); while (rc < 0 && errno == EINTR);
+  do rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | WNOWAIT); while (rc < 0 && errno == EINTR);
   if (rc < 0) {
     // ECHILD: not our child (its parent is still alive and will reap it), or already reaped.
     kn_throw_errno(env, errno, "waitid", "wait for exit of pid %d", pid);
     return NULL;
   }
   if (si.si_pid == 0) return kn_null(env);
-  return kn_exit_status(env, &si);
+  napi_value status = kn_exit_status(env, &si);
+  if (status == NULL) {
+    kn_throw_napi_failure(env, "pidfdWaitExit result");
+    return NULL;
+  }
+  do rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG); while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    kn_throw_errno(env, errno, "waitid", "wait for exit of pid %d", pid);
+    return NULL;
+  }
+  return status;
 }
 
 napi_status kn_init_process_exit(napi_env env, napi_value exports) {

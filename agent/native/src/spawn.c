@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "concerns.h"
@@ -197,6 +198,12 @@ static napi_value spawn_process(napi_env env, napi_callback_info info) {
     goto out;
   }
   result = kn_int(env, pid);
+  if (result == NULL) {
+    // The caller would never learn the pid, so could neither claim it nor wait for it: undo.
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    kn_throw_napi_failure(env, "spawnProcess result");
+  }
 out:
   free(path);
   free(cwd);

@@ -65,7 +65,7 @@ static napi_value vsock_listen(napi_env env, napi_callback_info info) {
     kn_throw_errno(env, err, "listen", "vsock listen cid %d port %u", (int)cid, port);
     return NULL;
   }
-  return kn_int(env, fd);
+  return kn_fd_result(env, fd, "vsockListen result");
 }
 
 // vsockAccept(listenFd) -> { fd, cid, port } | null when no connection is pending
@@ -85,10 +85,12 @@ static napi_value vsock_accept(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_value r;
-  NAPI_OK(env, napi_create_object(env, &r));
-  kn_set_int(env, r, "fd", fd);
-  kn_set_int(env, r, "cid", peer.svm_cid);
-  kn_set_int(env, r, "port", peer.svm_port);
+  if (napi_create_object(env, &r) != napi_ok || !kn_set_int(env, r, "fd", fd) || !kn_set_int(env, r, "cid", peer.svm_cid) ||
+      !kn_set_int(env, r, "port", peer.svm_port)) {
+    close(fd);  // the caller never learns it
+    kn_throw_napi_failure(env, "vsockAccept result");
+    return NULL;
+  }
   return r;
 }
 
@@ -115,10 +117,12 @@ static napi_value vsock_connect(napi_env env, napi_callback_info info) {
     }
   }
   napi_value r, p;
-  NAPI_OK(env, napi_create_object(env, &r));
-  kn_set_int(env, r, "fd", fd);
-  napi_get_boolean(env, pending, &p);
-  napi_set_named_property(env, r, "pending", p);
+  if (napi_create_object(env, &r) != napi_ok || !kn_set_int(env, r, "fd", fd) || napi_get_boolean(env, pending, &p) != napi_ok ||
+      napi_set_named_property(env, r, "pending", p) != napi_ok) {
+    close(fd);  // the caller never learns it
+    kn_throw_napi_failure(env, "vsockConnect result");
+    return NULL;
+  }
   return r;
 }
 

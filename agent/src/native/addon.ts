@@ -51,13 +51,17 @@ export interface NativeAddon {
 
   unixListen(path: string, backlog: number): number;
   unixAccept(fd: number): number | null;
+  /** The first fd of a message (others it carried are closed); -1 at end of stream; null when none yet. */
   receiveFd(fd: number): number | null;
   /** The pid of a connected unix socket's peer (SO_PEERCRED). */
   peerPid(fd: number): number;
 
   pidfdOpen(pid: number): number;
   pidfdWaitExit(pidfd: number, pid: number): RawExitStatus | null;
+  /** Throws ENOMEM, having reaped nothing, when it cannot hold the list of pids to leave alone. */
   reapOrphans(ownedPids: number[]): RawExitStatus[];
+  /** Tests only: the next `count` pid-list growths in the reaper fail as if out of memory. */
+  testOnlyFailPidListAllocations(count: number): void;
   libuvChildPids(): number[];
   setChildSubreaper(on: boolean): void;
   isChildSubreaper(): boolean;

@@ -7,7 +7,8 @@ import { FdWatch } from './fd-watch';
 /**
  * Listens on `socketPath` at once (the socket exists when this returns, so crun may be started
  * right after), resolves with the first fd a peer sends, then closes and removes the socket.
- * The caller owns the returned fd. Rejects with code ETIMEDOUT after `timeoutMs`.
+ * The caller owns the returned fd; a peer that sends several in one message has the first taken
+ * and the others closed. Rejects with code ETIMEDOUT after `timeoutMs`.
  */
 export function receiveFd(socketPath: string, timeoutMs: number): Promise<number> {
   const addon = native();

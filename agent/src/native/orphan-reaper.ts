@@ -58,7 +58,10 @@ export class OrphanReaper extends EventEmitter<OrphanReaperEvents> {
     this.#running = false;
   }
 
-  /** One reaping pass; returns (and emits) the orphans it reaped. */
+  /**
+   * One reaping pass; returns (and emits) the orphans it reaped. Throws ENOMEM, having reaped
+   * nothing, if it could not list whose statuses to leave alone; the next SIGCHLD tries again.
+   */
   reapNow(): ReapedOrphan[] {
     const reaped = native()
       .reapOrphans(ownedPids())
