@@ -5,7 +5,7 @@ import { type AgentConfig, ConfigError } from './config/config';
 import { loadConfig } from './config/load';
 import { serveDebugConsole, startConsoleShell } from './debug/console';
 import { consoleSink, fdSink, stderrLogSink } from './init/console';
-import { cgroupControllersOnce, guardAgainstExit, handleSignals, holdUntilPowerOff, isInitProcess, setupSystem, startReaper } from './init/pid1';
+import { cgroupControllersOnce, exitOnUncaughtException, handleSignals, holdUntilPowerOff, isInitProcess, setupSystem, startReaper } from './init/pid1';
 import { Shutdown } from './init/shutdown';
 import { Logger, stderrSink } from './log/logger';
 import { GuestNetwork } from './network/network';
@@ -115,11 +115,11 @@ async function main(): Promise<void> {
   if (isInit) setupSystem(bootLog);
   mark('mounts');
   const log = Logger.create('info', [isInit ? consoleSink() : stderrLogSink()]);
-  guardAgainstExit(log);
+  const shutdown = new Shutdown(log, isInit);
+  exitOnUncaughtException(log, shutdown);
   // PID 1 exiting would panic the kernel.
   const exitWhenReady = args.exitWhenReady === true && !isInit;
   if (args.exitWhenReady && isInit) log.warn('--exit-when-ready ignored: PID 1 does not exit');
-  const shutdown = new Shutdown(log, isInit);
   handleSignals(log, shutdown);
 
   try {

@@ -1,7 +1,7 @@
 // The duties of a guest init, done when the agent is PID 1 (and skipped when it runs under
 // another init, as in tests): re-rooting an initramfs, early mounts, a hostname, cgroup
 // controllers (after ready), orphan reaping, signals, and never exiting: not on an error, and
-// not because Node's event loop ran out of work.
+// not because Node's event loop ran out of work (it powers the VM off instead).
 import type { Logger } from '../log/logger';
 import { OrphanReaper, sethostname } from '../native';
 import { enableCgroupControllers, mountEarlyFilesystems } from './mounts';
@@ -60,11 +60,23 @@ export function handleSignals(log: Logger, shutdown: Shutdown): void {
 }
 
 /**
- * An uncaught error is logged and the agent keeps serving: as PID 1 exiting would panic the
- * kernel, and elsewhere one bad call must not take every container's agent down.
+ * An uncaught exception leaves the agent in a state nobody knows (a half-done call, a lock or a
+ * stream left as it was), so it does not go on serving: the error is logged as one critical line
+ * with its stack, and the agent ends through Shutdown.abort: as PID 1 it syncs and powers the VM
+ * off, so the host sees the VM end (Kata's own agent panics, which panics the kernel); otherwise
+ * it exits with status 1. Log lines are written synchronously (fd, file, pipe), so that line is
+ * out before the end. An exception that comes while ending is not logged: the first one said why,
+ * and logging more could feed on itself. An unhandled rejection is only logged: the code that
+ * rejected has already unwound, and nobody waited for its result.
  */
-export function guardAgainstExit(log: Logger): void {
-  process.on('uncaughtException', (err) => log.critical('uncaught exception', { error: err }));
+export function exitOnUncaughtException(log: Logger, shutdown: Shutdown): void {
+  let ending = false;
+  process.on('uncaughtException', (err) => {
+    if (ending) return;
+    ending = true;
+    log.critical('uncaught exception: the agent ends', { error: err });
+    void shutdown.abort(`uncaught exception: ${err instanceof Error ? err.message : String(err)}`);
+  });
   process.on('unhandledRejection', (err) => log.critical('unhandled rejection', { error: err }));
 }
 

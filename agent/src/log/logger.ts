@@ -96,7 +96,8 @@ function errorReplacer(_key: string, value: unknown): unknown {
 
 /**
  * process.stderr. Once it fails (its reader went away: EPIPE) the sink drops lines: otherwise
- * the stream's 'error' would reach uncaughtException, whose log line fails again, without end.
+ * the stream's 'error' would reach uncaughtException, which ends the agent (init/pid1.ts) over a
+ * log reader gone away, and whose own log line would fail again.
  */
 export const stderrSink: LogSink = {
   write: (line) => {
