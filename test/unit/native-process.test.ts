@@ -188,9 +188,10 @@ describe('OrphanReaper', () => {
   // must fail and reap nothing instead (testOnlyFailPidListAllocations fakes the failed realloc).
   it('reaps nothing, and says ENOMEM, when it cannot list the claimed pids', async () => {
     reaper.stop(); // drive the passes by hand
+    const { pids: [pid], control } = await startOrphans('read line <&3; exit 14');
+    claimPid(pid!);
+    let claimed = true;
     try {
-      const { pids: [pid], control } = await startOrphans('read line <&3; exit 14');
-      claimPid(pid!);
       control.end('go\n');
       blockUntilExited(pid!);
       native().testOnlyFailPidListAllocations(1);
@@ -199,8 +200,10 @@ describe('OrphanReaper', () => {
       );
       expect(processState(pid!)).toBe('Z');
       releasePid(pid!);
+      claimed = false;
       expect(reaper.reapNow()).toContainEqual({ pid, code: 14, signal: null });
     } finally {
+      if (claimed) releasePid(pid!);
       native().testOnlyFailPidListAllocations(0);
       reaper.start();
     }
