@@ -20,6 +20,9 @@ export function sharedRootfs(containerId: string): string {
   return `${SHARED_CONTAINERS}/${containerId}/rootfs`;
 }
 
+/** Linux's limit on a path given to a system call, its NUL included (ENAMETOOLONG past it). */
+export const PATH_MAX = 4096;
+
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Container, exec and sandbox ids become path components: no slashes, no "..". */

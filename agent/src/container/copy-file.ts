@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc, fstatSync, openSync, write } from 'node:fs';
 import path from 'node:path';
 import { closeFd, fchmod, fchown, mkdirAt, openBeneath, renameAt, symlinkAt, unlinkAt } from '../native/beneath';
-import { SHARED_CONTAINERS } from '../paths';
+import { PATH_MAX, SHARED_CONTAINERS } from '../paths';
 import { Code, RpcError, statusFromError } from '../ttrpc/status';
 
 export interface CopyFileRequest {
@@ -56,6 +56,8 @@ function precondition(p: string, why: string): RpcError {
 
 /** The target, checked to lie strictly inside `root`. */
 export function confinedPath(requested: string, root = SHARED_CONTAINERS): string {
+  if (requested.includes('\0')) throw invalid(JSON.stringify(requested), 'the path holds a NUL byte');
+  if (Buffer.byteLength(requested) >= PATH_MAX) throw invalid(`${requested.slice(0, 64)}...`, `the path is ${Buffer.byteLength(requested)} bytes, longer than a path may be (PATH_MAX 4096)`);
   if (!path.isAbsolute(requested)) throw refuse(requested, 'not an absolute path');
   if (requested.split('/').includes('..')) throw refuse(requested, 'the path contains ".."');
   const target = path.normalize(requested);

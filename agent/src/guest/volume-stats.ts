@@ -2,7 +2,7 @@
 // with df's arithmetic: used = total - free, available = what unprivileged users may still use.
 // statfs runs on a thread of its own: the volume may sit on a share whose server stalls.
 import { statfs } from '../native/fs-stat';
-import { Code, RpcError } from '../ttrpc/status';
+import { Code, RpcError, statusFromError } from '../ttrpc/status';
 
 export interface VolumeUsage {
   available: string;
@@ -19,8 +19,9 @@ export async function volumeStats(guestPath: unknown): Promise<{ usage: VolumeUs
   try {
     s = await statfs(guestPath);
   } catch (err) {
+    // Its errno says whose fault it is (ENOENT, ENAMETOOLONG: the request's), as everywhere.
     const code = (err as NodeJS.ErrnoException).code;
-    throw new RpcError(code === 'ENOENT' ? Code.NOT_FOUND : Code.INTERNAL, `GetVolumeStats: statfs ${guestPath}: ${code ?? (err as Error).message}`);
+    throw new RpcError(statusFromError(err).code, `GetVolumeStats: statfs ${guestPath}: ${code ?? (err as Error).message}`);
   }
   const total = s.blocks * s.bsize;
   return {

@@ -9,10 +9,10 @@
 // symlink between check and mount is not stopped by this; that needs fd-based mounts.)
 // The roots can be widened by the image's policy (allow_guest_roots, docs/policy.md) and by the
 // agent's embedder (tests pass their temporary directories).
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isValidId, KATA_RUN } from '../paths';
-import { confinementDenied, modeDenied } from './errors';
+import { isValidId, KATA_RUN, PATH_MAX } from '../paths';
+import { confinementDenied, modeDenied, nulInPath, pathTooLong } from './errors';
 import { hasOption, optionValue } from './mount-options';
 import type { StorageSpec } from './types';
 
@@ -145,18 +145,31 @@ export function checkExtraRoot(root: unknown): string | undefined {
 
 /**
  * `p` with the symlinks of its longest existing prefix resolved and the rest appended (what
- * mkdir -p, mount and stat would reach); `p` itself when nothing can be resolved.
+ * mkdir -p, mount and stat would reach); `p` itself when nothing can be resolved. The prefix is
+ * found by halving (a prefix that resolves has only prefixes that resolve): walking up one
+ * component at a time took a realpath of the whole prefix per step, each as many lookups as
+ * the prefix is deep, which for a hostile path of 2000 components took seconds of lookups.
  */
 async function realPathOf(p: string): Promise<string> {
-  let rest = '';
-  for (let current = p; ; current = path.posix.dirname(current)) {
-    try {
-      const real = await realpath(current);
-      return rest === '' ? real : path.posix.join(real, rest);
-    } catch {
-      if (current === '/') return p;
-      rest = rest === '' ? path.posix.basename(current) : path.posix.join(path.posix.basename(current), rest);
+  const parts = components(p);
+  const prefix = (n: number) => `/${parts.slice(0, n).join('/')}`;
+  const resolves = (n: number) => stat(prefix(n)).then(() => true, () => false);
+  let lo = 0; // prefix(lo) resolves ("/" does)
+  let hi = parts.length; // prefix(hi) may not
+  if (await resolves(hi)) lo = hi;
+  else {
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (await resolves(mid)) lo = mid;
+      else hi = mid;
     }
+  }
+  try {
+    const real = await realpath(prefix(lo));
+    const rest = parts.slice(lo).join('/');
+    return rest === '' ? real : path.posix.join(real, rest);
+  } catch {
+    return p;
   }
 }
 
@@ -176,11 +189,14 @@ export class GuestPathConfinement {
 
   /**
    * `guestPath` resolved lexically, when it lies in a root allowed for `use`; PERMISSION_DENIED
-   * otherwise. Relative or non-string paths are returned as given, for the caller's own
-   * INVALID_ARGUMENT check.
+   * otherwise; INVALID_ARGUMENT for a path with a NUL byte or of PATH_MAX bytes or more. Relative or non-string paths are
+   * returned as given, for the caller's own INVALID_ARGUMENT check.
    */
   check(use: GuestPathUse, guestPath: string, operation: string): string {
     if (typeof guestPath !== 'string' || !guestPath.startsWith('/')) return guestPath;
+    // No path holds a NUL: the native calls would stop at it, at a path that was never checked.
+    if (guestPath.includes('\0')) throw nulInPath(operation, use, guestPath);
+    if (Buffer.byteLength(guestPath) >= PATH_MAX) throw pathTooLong(operation, use, guestPath);
     const resolved = path.posix.resolve(guestPath);
     if (this.#allows(use, resolved, this.roots(use))) return resolved;
     throw confinementDenied(operation, use, guestPath, resolved, this.roots(use));

@@ -75,6 +75,16 @@ export function confinementDenied(operation: string, use: string, requested: str
   );
 }
 
+/** A guest path with a NUL byte in it: no path at all. */
+export function nulInPath(operation: string, use: string, requested: string): RpcError {
+  return new RpcError(Code.INVALID_ARGUMENT, `${operation}: ${use} ${JSON.stringify(requested)} holds a NUL byte`);
+}
+
+/** A guest path no system call takes (ENAMETOOLONG): refused before any lookup walks it. */
+export function pathTooLong(operation: string, use: string, requested: string): RpcError {
+  return new RpcError(Code.INVALID_ARGUMENT, `${operation}: ${use} of ${Buffer.byteLength(requested)} bytes is longer than a path may be (PATH_MAX, 4096 with its NUL): ${requested.slice(0, 64)}...`);
+}
+
 /** A local or ephemeral volume mode asking for the setuid bit, which no Kata runtime sends. */
 export function modeDenied(operation: string, mode: string): RpcError {
   return new RpcError(Code.PERMISSION_DENIED, `${operation}: guest path confinement: directory mode ${mode} sets the setuid bit (Kata sends mode=0777, setgid comes from fsgid=)`);
