@@ -1,7 +1,7 @@
 // FdStream: the Duplex used for vsock connections and char devices, exercised on a unix socket
 // fd that Node does not own (accepted by the addon), against a net.Socket peer.
 import { execFileSync } from 'node:child_process';
-import { constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,5 +153,21 @@ describe('FdStream', () => {
     const closed = once(stream, 'close');
     stream.destroy();
     await closed;
+  });
+
+  it('throws for an fd it cannot watch, closing it when it was handed over (no stream would ever close it)', () => {
+    // epoll refuses a regular file (EPERM), as it would any fd when out of memory (ENOMEM).
+    const file = join(dir, 'plain.txt');
+    writeFileSync(file, 'x');
+    const owned = openSync(file, 'r');
+    expect(() => new FdStream(owned)).toThrow(expect.objectContaining({ code: 'EPERM' }));
+    expect(isFdOpen(owned)).toBe(false);
+    const borrowed = openSync(file, 'r');
+    try {
+      expect(() => new FdStream(borrowed, { ownsFd: false })).toThrow(expect.objectContaining({ code: 'EPERM' }));
+      expect(isFdOpen(borrowed)).toBe(true);
+    } finally {
+      closeSync(borrowed);
+    }
   });
 });

@@ -16,7 +16,15 @@ export function receiveFd(socketPath: string, timeoutMs: number): Promise<number
   return new Promise((resolve, reject) => {
     const connections = new Map<number, FdWatch>();
     let settled = false;
-    const listenWatch = new FdWatch(listenFd, () => acceptPending(), (err) => settle(err));
+    let listenWatch: FdWatch;
+    try {
+      listenWatch = new FdWatch(listenFd, () => acceptPending(), (err) => settle(err));
+    } catch (err) {
+      addon.closeFd(listenFd);
+      removeSocket(socketPath);
+      reject(err as Error);
+      return;
+    }
 
     function dropConnection(fd: number): void {
       connections.get(fd)?.close();
@@ -31,11 +39,7 @@ export function receiveFd(socketPath: string, timeoutMs: number): Promise<number
       listenWatch.close();
       addon.closeFd(listenFd);
       for (const fd of [...connections.keys()]) dropConnection(fd);
-      try {
-        unlinkSync(socketPath);
-      } catch {
-        // already gone: nothing to clean up
-      }
+      removeSocket(socketPath);
       if (typeof result === 'number') resolve(result);
       else reject(result);
     }
@@ -51,7 +55,13 @@ export function receiveFd(socketPath: string, timeoutMs: number): Promise<number
         }
         if (fd === null) return;
         const connFd = fd;
-        const watch = new FdWatch(connFd, () => receiveFrom(connFd), () => dropConnection(connFd));
+        let watch: FdWatch;
+        try {
+          watch = new FdWatch(connFd, () => receiveFrom(connFd), () => dropConnection(connFd));
+        } catch {
+          addon.closeFd(connFd); // cannot watch this peer (e.g. ENOMEM); another may still send
+          continue;
+        }
         connections.set(connFd, watch);
         watch.watch({ readable: true });
       }
@@ -81,4 +91,12 @@ export function receiveFd(socketPath: string, timeoutMs: number): Promise<number
     }, timeoutMs);
     listenWatch.watch({ readable: true });
   });
+}
+
+function removeSocket(socketPath: string): void {
+  try {
+    unlinkSync(socketPath);
+  } catch {
+    // already gone: nothing to clean up
+  }
 }

@@ -35,17 +35,23 @@ export class FdStream extends Duplex {
     // Like net.Socket: the end of input ends our output too, unless half-open is asked for.
     const { ownsFd = true, ...duplexOptions } = options;
     super({ allowHalfOpen: false, readableHighWaterMark: READ_CHUNK, ...duplexOptions });
-    native().setNonBlocking(fd);
     this.fd = fd;
     this.#ownsFd = ownsFd;
-    this.#watch = new FdWatch(
-      fd,
-      (ready) => {
-        if (ready.readable && this.#wantRead) this.#readAvailable();
-        if (ready.writable && this.#pending) this.#writePending();
-      },
-      (err) => this.destroy(err),
-    );
+    try {
+      native().setNonBlocking(fd);
+      this.#watch = new FdWatch(
+        fd,
+        (ready) => {
+          if (ready.readable && this.#wantRead) this.#readAvailable();
+          if (ready.writable && this.#pending) this.#writePending();
+        },
+        (err) => this.destroy(err),
+      );
+    } catch (err) {
+      // No stream to destroy later: an fd it owns is closed now (the caller handed it over).
+      if (ownsFd) native().closeFd(fd);
+      throw err;
+    }
   }
 
   /** Whether the open stream keeps the process alive (default true, like a socket). */

@@ -27,23 +27,28 @@ export class NetlinkSocket {
    */
   constructor(protocol: number, onDatagram: (data: Buffer) => void, onError: (err: Error) => void, groups = 0) {
     this.fd = addon().netlinkOpen(protocol, groups);
-    this.#watch = new FdWatch(
-      this.fd,
-      () => {
-        for (;;) {
-          let data: Buffer | null;
-          try {
-            data = addon().netlinkRecv(this.fd);
-          } catch (err) {
-            onError(err as Error);
-            return;
+    try {
+      this.#watch = new FdWatch(
+        this.fd,
+        () => {
+          for (;;) {
+            let data: Buffer | null;
+            try {
+              data = addon().netlinkRecv(this.fd);
+            } catch (err) {
+              onError(err as Error);
+              return;
+            }
+            if (data === null) return;
+            onDatagram(data);
           }
-          if (data === null) return;
-          onDatagram(data);
-        }
-      },
-      onError,
-    );
+        },
+        onError,
+      );
+    } catch (err) {
+      native().closeFd(this.fd); // no socket object to close it later
+      throw err;
+    }
     this.#watch.watch({ readable: true });
     // An idle socket (nothing in flight) must not keep the agent's event loop alive on its own.
     this.#watch.setKeepAlive(false);

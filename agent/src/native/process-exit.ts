@@ -40,7 +40,16 @@ export function waitForProcessExit(pid: number): Promise<ExitStatus> {
       }
       return true;
     };
-    const watch = new FdWatch(pidfd, () => void collect(), (err) => finish(err));
+    let watch: FdWatch;
+    try {
+      watch = new FdWatch(pidfd, () => void collect(), (err) => finish(err));
+    } catch (err) {
+      // Not watched, so not waited for: give the pid back to the reaper rather than hold it forever.
+      addon.closeFd(pidfd);
+      releasePid(pid);
+      reject(err as Error);
+      return;
+    }
     watch.watch({ readable: true });
   });
 }

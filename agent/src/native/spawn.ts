@@ -36,5 +36,16 @@ export function spawnProcess(
   const fds = stdio.map((fd) => (fd === 'ignore' ? -1 : fd));
   const pid = native().spawnProcess(path, [...args], env, fds, opts.cwd === undefined ? undefined : { cwd: opts.cwd });
   // Same synchronous turn as the spawn: the reaper, which runs from the event loop, sees the claim.
-  return { pid, exited: waitForProcessExit(pid) };
+  const exited = waitForProcessExit(pid);
+  // Not waited for (no watch could be set up, or waiting failed): the child must not run on
+  // unsupervised. Unreaped, so the pid is still this child's; and this runs as a microtask right
+  // after the rejection, before the reaper (released the pid) can have its next pass.
+  exited.catch(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return { pid, exited };
 }

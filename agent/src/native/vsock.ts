@@ -71,7 +71,13 @@ export class VsockServer extends EventEmitter<VsockServerEvents> {
       }
       if (accepted === null) return;
       const peer = { cid: accepted.cid, port: accepted.port };
-      this.emit('connection', new VsockSocket(accepted.fd, peer), peer);
+      let socket: VsockSocket;
+      try {
+        socket = new VsockSocket(accepted.fd, peer);
+      } catch {
+        continue; // no watch for it (e.g. ENOMEM): the stream closed its fd; this peer is dropped
+      }
+      this.emit('connection', socket, peer);
     }
   }
 
@@ -107,7 +113,13 @@ export function connectVsock(cid: number, port: number, options: ConnectVsockOpt
     return Promise.reject(err as Error);
   }
   const { fd, pending } = started;
-  if (!pending) return Promise.resolve(new VsockSocket(fd, peer));
+  if (!pending) {
+    try {
+      return Promise.resolve(new VsockSocket(fd, peer));
+    } catch (err) {
+      return Promise.reject(err as Error); // the stream closed fd
+    }
+  }
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const settle = (err: Error | null): void => {
@@ -116,22 +128,33 @@ export function connectVsock(cid: number, port: number, options: ConnectVsockOpt
       if (err) {
         addon.closeFd(fd);
         reject(err);
-      } else {
+        return;
+      }
+      try {
         resolve(new VsockSocket(fd, peer));
+      } catch (streamErr) {
+        reject(streamErr as Error); // the stream closed fd
       }
     };
-    const watch = new FdWatch(
-      fd,
-      () => {
-        try {
-          addon.vsockConnectResult(fd, cid, port);
-          settle(null);
-        } catch (err) {
-          settle(err as Error);
-        }
-      },
-      settle,
-    );
+    let watch: FdWatch;
+    try {
+      watch = new FdWatch(
+        fd,
+        () => {
+          try {
+            addon.vsockConnectResult(fd, cid, port);
+            settle(null);
+          } catch (err) {
+            settle(err as Error);
+          }
+        },
+        settle,
+      );
+    } catch (err) {
+      addon.closeFd(fd);
+      reject(err as Error);
+      return;
+    }
     watch.watch({ writable: true });
     if (options.timeoutMs !== undefined) {
       const ms = options.timeoutMs;
