@@ -6,6 +6,7 @@ import { startAgent } from '../../agent/src/agent';
 import { DEFAULT_CONFIG } from '../../agent/src/config/config';
 import { Logger } from '../../agent/src/log/logger';
 import { OrphanReaper } from '../../agent/src/native/orphan-reaper';
+import { buildPod } from '../../agent/src/service/agent-impl';
 import { createContainerService } from '../../agent/src/service/container-service';
 import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   const config = { ...DEFAULT_CONFIG, serverAddr: opts.address, containerPipeSize: opts.containerPipeSize ?? 0, grpc: false };
   const storage = new StorageManager({ log, hotplugTimeoutMs: config.hotplugTimeoutMs, drivers: { 'virtio-fs': bindDirectoryAsSharedFs(opts.sharedDir) } });
   let destroyed = false;
-  const service = createContainerService({
+  const pod = buildPod({
     config,
     log,
     storage,
@@ -42,10 +43,10 @@ async function main(): Promise<void> {
       log.info('sandbox destroyed: a guest would power off now');
     },
   });
-  const agent = await startAgent(config, log, { agentImpl: service.handlers });
+  const agent = await startAgent(config, log, { agentImpl: createContainerService({ log, ...pod }) });
   log.info('agent ready', { address: agent.address });
   const stop = async () => {
-    if (!destroyed && service.sandbox.current()) await service.sandbox.destroy().catch((err: unknown) => log.error('destroy on exit', { error: err }));
+    if (!destroyed && pod.sandbox.current()) await pod.sandbox.destroy().catch((err: unknown) => log.error('destroy on exit', { error: err }));
     await agent.close();
     process.exit(0);
   };

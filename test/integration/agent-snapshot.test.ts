@@ -78,7 +78,7 @@ describe('the agent from a V8 startup snapshot', () => {
     const compiled = compiledFunctions(readFileSync(events, 'utf8'), 'agent-snapshot.cjs');
     // Not run at build time: compiled at start (the check would pass vacuously without events).
     expect(compiled).toContain('main');
-    const warmed = ['loadConfig', 'applyCmdline', 'parseAddress', 'errorReplacer', 'buildAgentImpl', 'createContainerService', 'registerTtrpc'];
+    const warmed = ['loadConfig', 'applyCmdline', 'parseAddress', 'errorReplacer', 'buildAgentImpl', 'buildPod', 'createContainerService', 'registerTtrpc'];
     const warmedFirstCall = ['sniffProtocol', 'serveConnection', 'decodeMessage', 'readMessage', 'encodeMessage', 'normalizeMessage', 'writeMessage'];
     for (const name of [...warmed, ...warmedFirstCall]) expect(compiled).not.toContain(name);
   });

@@ -76,8 +76,10 @@ describe('Kata 3.19.1 runtime requests, as sent', () => {
     const ps = (await agent.client.readAllOutput(CID, 'ps', 'stdout', 4096)).toString();
     expect(ps.trim()).toBe('101');
 
-    await call('RemoveContainer', { container_id: CID, timeout: 10 });
+    // No RemoveContainer (a runtime tearing a pod down by force): DestroySandbox takes the
+    // running container with it, then the sandbox's storages and holder.
     await call('DestroySandbox', {});
+    await expect(call('WaitProcess', { container_id: CID, exec_id: '' })).rejects.toMatchObject({ code: Code.NOT_FOUND });
     expect(mountsUnder(agent.pid, '/run/kata-containers/s')).toEqual([]);
     expect(agent.children()).toEqual([]);
   });

@@ -275,7 +275,7 @@ describe('CreateContainer bind sources', () => {
     runtime: {} as OciRuntime,
     storage: storage_,
     log,
-    sandbox: () => ({}) as Sandbox,
+    sandbox: { current: () => ({}) as Sandbox },
     launchTimeoutMs: 1000,
     cgroupRoot: '/sys/fs/cgroup',
     oom: {} as OomEvents,

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger';
 import { setWindowSize } from '../native/terminal';
 import { containerStateDir, sharedRootfs } from '../paths';
 import { messageType } from '../proto/schema';
+import type { SandboxLookup } from '../sandbox/lifecycle';
 import type { Sandbox } from '../sandbox/sandbox';
 import { withShareRootfs } from '../sandbox/shared-fs';
 import { GuestPathConfinement } from '../storage/confinement';
@@ -39,8 +40,8 @@ export interface ContainerManagerOptions {
   runtime: OciRuntime;
   storage: StorageManagerApi;
   log: Logger;
-  /** The pod, once CreateSandbox has run. */
-  sandbox: () => Sandbox | undefined;
+  /** The pod's sandbox, once CreateSandbox has run (sandbox/lifecycle.ts). */
+  sandbox: SandboxLookup;
   /** How long crun may take to hand over a terminal (agent.launch_process_timeout). */
   launchTimeoutMs: number;
   /** agent.container_pipe_size: capacity of each stdio pipe (0 = the kernel's default). */
@@ -104,7 +105,7 @@ export class ContainerManager {
   async create(req: Obj, signal?: AbortSignal): Promise<void> {
     const id: string = req.container_id;
     if (this.containers.has(id) || this.#creating.has(id)) throw new RpcError(Code.ALREADY_EXISTS, `container ${id} already exists`);
-    const sandbox = this.o.sandbox();
+    const sandbox = this.o.sandbox.current();
     if (!sandbox) throw new RpcError(Code.FAILED_PRECONDITION, `create container ${id}: no sandbox (CreateSandbox first)`);
     if (!req.OCI) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: the request has no OCI spec`);
     this.#creating.add(id);

@@ -1,6 +1,5 @@
 // CreateSandbox / DestroySandbox: at most one pod per agent.
 import { mkdir } from 'node:fs/promises';
-import type { ContainerManager } from '../container/manager';
 import type { Logger } from '../log/logger';
 import { sync } from '../native/system';
 import { SHARED_CONTAINERS } from '../paths';
@@ -12,7 +11,6 @@ import { withSharedFs } from './shared-fs';
 export interface SandboxLifecycleOptions {
   storage: StorageManagerApi;
   log: Logger;
-  containers: () => ContainerManager;
   /**
    * Runs after DestroySandbox tore everything down, on the next turn of the event loop so that
    * the reply goes out first: as PID 1 the agent powers the VM off here.
@@ -24,14 +22,28 @@ export interface SandboxLifecycleOptions {
   sharedFsTag?: string;
 }
 
-export class SandboxLifecycle {
+/** The pod's current sandbox, as the container area looks it up. */
+export interface SandboxLookup {
+  current(): Sandbox | undefined;
+}
+
+export class SandboxLifecycle implements SandboxLookup {
   #sandbox: Sandbox | undefined;
   #busy = false;
+  #beforeDestroy: Array<() => Promise<void>> = [];
 
   constructor(private readonly o: SandboxLifecycleOptions) {}
 
   current(): Sandbox | undefined {
     return this.#sandbox;
+  }
+
+  /**
+   * Work that must be done before the sandbox goes (its containers removed), in the order
+   * given. The sandbox side owns this hook so it needs nothing of the container area.
+   */
+  beforeDestroy(step: () => Promise<void>): void {
+    this.#beforeDestroy.push(step);
   }
 
   /** `signal` (the call's deadline) bounds the storage mounts. */
@@ -55,7 +67,7 @@ export class SandboxLifecycle {
     if (this.#busy) throw new RpcError(Code.FAILED_PRECONDITION, 'destroy sandbox: a sandbox call is in progress');
     this.#busy = true;
     try {
-      await this.o.containers().removeAll();
+      for (const step of this.#beforeDestroy) await step();
       await sandbox.destroy(this.o.storage);
       this.#sandbox = undefined;
       try {

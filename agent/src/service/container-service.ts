@@ -1,46 +1,23 @@
 // AgentService handlers for the pod and its containers: check ids, call the domain modules
 // (sandbox/, container/), and map their failures to a status here, in one place.
-import type { AgentConfig } from '../config/config';
 import { copyFile, type CopyFileRequest } from '../container/copy-file';
-import { ContainerManager } from '../container/manager';
-import { OomEvents } from '../container/oom-events';
+import type { ContainerManager } from '../container/manager';
+import type { OomEvents } from '../container/oom-events';
 import { EndOfOutput } from '../container/output-stream';
-import { OciRuntime, OciRuntimeError, type OciRuntimeOptions } from '../container/runtime/oci-runtime';
+import { OciRuntimeError } from '../container/runtime/oci-runtime';
 import type { Logger } from '../log/logger';
 import { isChildSubreaper, isPid1 } from '../native/orphan-reaper';
 import { isValidId } from '../paths';
-import { SandboxLifecycle } from '../sandbox/lifecycle';
+import type { SandboxLifecycle } from '../sandbox/lifecycle';
 import type { SandboxSpec } from '../sandbox/sandbox';
-import type { GuestPathConfinement } from '../storage/confinement';
-import type { StorageManagerApi } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import type { Message, TypedHandler } from './typed';
 
 export interface ContainerServiceDeps {
-  config: Pick<AgentConfig, 'launchProcessTimeoutMs' | 'containerPipeSize' | 'hotplugTimeoutMs'> & Partial<Pick<AgentConfig, 'sharedFsTag'>>;
   log: Logger;
-  storage: StorageManagerApi;
-  /** crun's path, --root and --cgroup-manager (default: crun on PATH, cgroupfs). */
-  runtime?: Omit<OciRuntimeOptions, 'log'>;
-  /** The cgroup v2 mount (default /sys/fs/cgroup). */
-  cgroupRoot?: string;
-  /** Run before each CreateContainer (see ContainerManagerOptions.prepareCgroups). */
-  prepareCgroups?: () => void;
-  /** After DestroySandbox has torn everything down (PID 1 powers off here). */
-  onDestroyed?: () => void | Promise<void>;
-  /** The pod's namespace holder program (default cat). */
-  holderCommand?: string[];
-  modprobe?: string;
-  /** Apply containers' seccomp profiles (default true). */
-  guestSeccomp?: boolean;
-  /** Guest paths the OCI spec's bind sources may name (default: Kata's roots). */
-  confinement?: GuestPathConfinement;
-}
-
-export interface ContainerService {
-  handlers: Record<string, TypedHandler>;
   containers: ContainerManager;
   sandbox: SandboxLifecycle;
+  oom: OomEvents;
 }
 
 function checkId(kind: string, id: unknown, allowEmpty = false): string {
@@ -69,8 +46,8 @@ function guarded(method: string, fn: TypedHandler): TypedHandler {
   };
 }
 
-export function createContainerService(deps: ContainerServiceDeps): ContainerService {
-  const log = deps.log;
+export function createContainerService(deps: ContainerServiceDeps): Record<string, TypedHandler> {
+  const { log, containers, sandbox, oom } = deps;
   // crun leaves container processes to us; without being PID 1 or a subreaper (OrphanReaper
   // started) they go to another init and their exit statuses are lost. Checked when the first
   // sandbox or container is made, not here: constructing the services touches nothing of the
@@ -83,34 +60,6 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
       log.warn('the agent is neither PID 1 nor a child subreaper: start the OrphanReaper, or WaitProcess cannot collect exit statuses');
     }
   };
-  const cgroupRoot = deps.cgroupRoot ?? '/sys/fs/cgroup';
-  const oom = new OomEvents(cgroupRoot, log);
-  const runtime = new OciRuntime({ ...deps.runtime, log });
-  let sandbox: SandboxLifecycle;
-  const containers = new ContainerManager({
-    runtime,
-    storage: deps.storage,
-    log,
-    sandbox: () => sandbox.current(),
-    launchTimeoutMs: deps.config.launchProcessTimeoutMs,
-    pipeSize: deps.config.containerPipeSize,
-    hotplugTimeoutMs: deps.config.hotplugTimeoutMs,
-    cgroupRoot,
-    prepareCgroups: deps.prepareCgroups,
-    oom,
-    guestSeccomp: deps.guestSeccomp,
-    sharedFsTag: deps.config.sharedFsTag,
-    confinement: deps.confinement,
-  });
-  sandbox = new SandboxLifecycle({
-    storage: deps.storage,
-    log,
-    containers: () => containers,
-    onDestroyed: deps.onDestroyed,
-    holderCommand: deps.holderCommand,
-    modprobe: deps.modprobe,
-    sharedFsTag: deps.config.sharedFsTag,
-  });
 
   const cid = (r: Message) => checkId('container', r.container_id);
   const eid = (r: Message) => checkId('exec', r.exec_id, true);
@@ -183,10 +132,5 @@ export function createContainerService(deps: ContainerServiceDeps): ContainerSer
   };
   const out: Record<string, TypedHandler> = {};
   for (const [name, fn] of Object.entries(handlers)) out[name] = guarded(name, fn);
-  return { handlers: out, containers, sandbox };
-}
-
-/** The handlers to pass to startAgent as (part of) `agentImpl`. */
-export function containerServiceHandlers(deps: ContainerServiceDeps): Record<string, TypedHandler> {
-  return createContainerService(deps).handlers;
+  return out;
 }
