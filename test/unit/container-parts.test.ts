@@ -2,7 +2,7 @@
 // over a real socket pair, cgroup file parsing, OOM events from a memory.events file, and
 // CopyFile's confinement in a temporary root.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, writeFileSync, writeSync, appendFileSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { confinedPath, copyFile } from '../../agent/src/container/copy-file';
 import { OomEvents } from '../../agent/src/container/oom-events';
 import { EndOfOutput, OutputStream } from '../../agent/src/container/output-stream';
 import { RwLock } from '../../agent/src/container/rw-lock';
+import { createStdioPipes } from '../../agent/src/container/stdio-pipes';
 import { cgroupStats, networkStats, parseFlatKeyed } from '../../agent/src/container/stats';
 import { Logger } from '../../agent/src/log/logger';
 import { loadKernelModule } from '../../agent/src/sandbox/kernel-modules';
@@ -58,6 +59,42 @@ describe('OutputStream', () => {
     const parts = settled.slice(0, firstEnd).map((r) => (r as PromiseFulfilledResult<Buffer>).value);
     const text = parts.map((p) => p.toString()).join('');
     expect(text).toBe(Array.from({ length: 50000 }, (_, i) => `${i + 1}\n`).join(''));
+  });
+});
+
+describe('OutputStream over the stdio pipes', () => {
+  it('takes output up to its bound with no read pending, also when the pipe socket had stopped at its default mark before (a process that writes much, then is waited for first)', async () => {
+    const pipes = createStdioPipes(0);
+    const piped = pipes.open(); // as launch() does before crun exec returns: reading starts at net.Socket's default mark
+    const childStdout = pipes.childFds[1];
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`not ${what} within 5 s (buffered ${piped.stdout.readableLength} bytes)`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    writeSync(childStdout, Buffer.alloc(40 * 1024, 'a'));
+    await until('40 KiB buffered', () => piped.stdout.readableLength >= 40 * 1024); // past its mark: the socket stops reading
+    writeSync(childStdout, Buffer.alloc(30 * 1024, 'b')); // stays in the pipe for now
+    const out = new OutputStream(piped.stdout);
+    // Nobody reads yet (WaitProcess before ReadStdout): the stream must go on taking the pipe's
+    // bytes, or a process writing more than the pipe holds blocks and never exits.
+    await until('70 KiB buffered', () => piped.stdout.readableLength === 70 * 1024);
+    closeSync(childStdout);
+    pipes.closeChildEnds();
+    let total = 0;
+    for (;;) {
+      try {
+        total += (await out.read(1 << 20, 'stdout')).length;
+      } catch (err) {
+        expect(err).toBeInstanceOf(EndOfOutput);
+        break;
+      }
+    }
+    expect(total).toBe(70 * 1024);
+    piped.stdin.destroy();
+    piped.stderr.destroy();
   });
 });
 

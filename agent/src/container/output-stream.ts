@@ -37,6 +37,11 @@ export class OutputStream {
     stream.once('close', end);
     // A reset pipe or a pty hang-up is the end of output, not an agent failure.
     stream.on('error', end);
+    // The stream may have started reading before we raised its mark, and stopped at the old
+    // one: nothing would start it again before a read, so a process writing more than the pipe
+    // holds would block, and one waited for before it is read (WaitProcess first) never exit.
+    // read(0) takes nothing; it lets the stream fill up to the new mark.
+    stream.read(0);
   }
 
   /** True once a reader has been told end of output (EndOfOutput). */
