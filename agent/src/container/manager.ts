@@ -9,6 +9,7 @@ import { messageType } from '../proto/schema';
 import type { SandboxLookup } from '../sandbox/lifecycle';
 import type { Sandbox } from '../sandbox/sandbox';
 import { withShareRootfs } from '../sandbox/shared-fs';
+import { abortedBy } from '../storage/call-deadline';
 import { GuestPathConfinement } from '../storage/confinement';
 import type { StorageManagerApi, StorageSpec } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
@@ -112,6 +113,10 @@ export class ContainerManager {
     try {
       this.o.prepareCgroups?.();
       await this.#create(id, req, sandbox, signal);
+    } catch (err) {
+      // What a stalled step held back has returned: nothing of it is left.
+      if (signal?.aborted) this.#log.info('create container given up by its call: undone', { container: id, error: err });
+      throw err;
     } finally {
       this.#creating.delete(id);
     }
@@ -131,6 +136,12 @@ export class ContainerManager {
     // added by rewriteSpec, come from the sandbox directory).
     await this.#confinement.checkContainerMounts(spec.mounts, `create container ${id}`);
     rootfs = await this.#confinement.checkPath('container rootfs', rootfs, `create container ${id}: root.path`);
+    // Steps not bounded by the call's signal (path lookups on the share, stat, crun) may return
+    // long after the call's deadline, its caller long gone: past each, the create goes no further.
+    const stopIfGivenUp = (): void => {
+      if (signal?.aborted) throw abortedBy(`create container ${id}`, signal.reason);
+    };
+    stopIfGivenUp();
     const sharePid = Boolean(req.sandbox_pidns);
     const stateDir = containerStateDir(id);
     let storagesTaken = false;
@@ -147,6 +158,7 @@ export class ContainerManager {
       }
       const rootStat = await stat(rootfs).catch(() => undefined);
       if (!rootStat?.isDirectory()) throw notFound(`create container ${id}: rootfs ${rootfs} does not exist`);
+      stopIfGivenUp();
       const namespaces = sandbox.namespacesFor(sharePid);
       const guestSpec = rewriteSpec(spec, {
         containerId: id,
@@ -173,6 +185,7 @@ export class ContainerManager {
       }).catch((err: unknown) => {
         throw explainSeccompFailure(err, guestSpec);
       });
+      stopIfGivenUp(); // crun delete --force below ends the init
       sandbox.noteContainerInit(init.pid, sharePid);
       const container = new Container(id, stateDir, guestSpec, init, namespaces.pid === undefined);
       this.containers.set(id, container);
