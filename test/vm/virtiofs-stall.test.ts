@@ -138,9 +138,12 @@ describe.skipIf(skip)('a virtio-fs server stalled while CreateContainer mounts f
       const after = await checkLatencies({ count: 20 });
 
       const baselineMax = Math.max(...before);
-      const stalledMax = Math.max(...during, ...after);
-      // 100 ms is the aim; a TCG guest whose Checks already take a third of it gets 3x its own baseline.
-      const bound = Math.max(CHECK_BOUND_MS, 3 * baselineMax);
+      const stalled = [...during, ...after];
+      const stalledMax = Math.max(...stalled);
+      // 100 ms is the aim. On a loaded 2-core host a TCG guest's Checks may already take longer
+      // before the stall (one of 154.6 ms was seen): then twice the worst of those is the bound.
+      const bound = Math.max(CHECK_BOUND_MS, 2 * baselineMax);
+      const median = (ms: number[]) => percentile([...ms].sort((a, b) => a - b), 0.5);
       process.stderr.write(
         `[virtiofs-stall] Check before the stall: ${summary(before)}\n` +
           `[virtiofs-stall] Check while CreateContainer was stuck: ${summary(during)}; after its deadline, still stuck: ${summary(after)}\n` +
@@ -151,6 +154,8 @@ describe.skipIf(skip)('a virtio-fs server stalled while CreateContainer mounts f
       expect(((result as { err: RpcError }).err).code).toBe(Code.DEADLINE_EXCEEDED);
       expect(during.length).toBeGreaterThanOrEqual(10);
       expect(stalledMax).toBeLessThan(bound);
+      // And the usual Check stays usual: no slower than three times the baseline's median.
+      expect(median(stalled)).toBeLessThan(Math.max(10, 3 * median(before)));
       expect(result.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
       expect(result.ms).toBeLessThan(DEADLINE_MS + 2_000);
 
