@@ -85,7 +85,8 @@ describe('the roots match what Kata sends', () => {
       storage({ driver: 'overlayfs', source: 'overlay', fstype: 'overlay', options: [`upperdir=/run/kata-containers/shared/containers/${CID}/snapshotdir/fs`, `workdir=/run/kata-containers/shared/containers/${CID}/snapshotdir/work`, `lowerdir=/run/kata-containers/shared/rafs/${CID}/lowerdir`], mount_point: `/run/kata-containers/shared/containers/${CID}/rootfs` }),
       storage({ driver: 'blk', source: '02/01', fstype: 'erofs', options: ['ro'], mount_point: '/run/kata-containers/virtual-volumes/MDIvMDE=' }),
       storage({ driver: 'overlayfs', source: 'overlay', fstype: 'overlay', options: ['lowerdir=/run/kata-containers/virtual-volumes/MDIvMDE=', `upperdir=/run/kata-containers/${CID}/fs`, `workdir=/run/kata-containers/${CID}/work`], mount_point: `/run/kata-containers/${CID}/rootfs` }),
-      storage({ driver: 'overlayfs', options: ['io.katacontainers.fs-opt.overlay-rw', 'lowerdir=/l'], mount_point: `/run/kata-containers/${CID}/rootfs` }),
+      // Kata's agent's overlay-rw (fs_handler.rs: upper and work under /run/kata-containers/<cid>), over layers the guest mounted itself
+      storage({ driver: 'overlayfs', options: ['io.katacontainers.fs-opt.overlay-rw', 'lowerdir=/run/kata-containers/virtual-volumes/MDIvMDE=:/run/kata-containers/virtual-volumes/MDIvMDI='], mount_point: `/run/kata-containers/${CID}/rootfs` }),
     ];
     const ours = [...withSharedFs([], 'kataShared'), ...withShareRootfs([], CID, `/run/kata-containers/shared/containers/${CID}/rootfs`, 'kataShared')];
     expect(ours.map((s) => [s.mount_point, s.source])).toEqual([
@@ -155,6 +156,7 @@ describe('hostile storages get PERMISSION_DENIED and change nothing', () => {
     ['virtio-fs with fstype bind of /etc', storage({ driver: 'virtio-fs', source: '/etc', fstype: 'bind', options: ['rbind'], mount_point: '/run/kata-containers/shared/containers/etc' }), /bind source "\/etc" is outside/],
     ['a bind source climbing out with ..', storage({ driver: 'watchable-bind', source: '/run/kata-containers/shared/containers/../../../../etc', mount_point: '/run/kata-containers/shared/containers/watchable/x' }), /bind source "\/run\/kata-containers\/shared\/containers\/..\/..\/..\/..\/etc" \(resolves to \/etc\)/],
     ['overlay upperdir in /etc', storage({ driver: 'overlayfs', options: ['lowerdir=/run/kata-containers/shared/rafs/l', 'upperdir=/etc/up', 'workdir=/run/kata-containers/x/work'], mount_point: '/run/kata-containers/x/rootfs' }), /upperdir: guest path confinement: mount point "\/etc\/up" is outside/],
+    ['overlay lowerdir layer from /etc', storage({ driver: 'overlayfs', options: ['lowerdir=/run/kata-containers/shared/rafs/l:/etc', 'upperdir=/run/kata-containers/x/up', 'workdir=/run/kata-containers/x/work'], mount_point: '/run/kata-containers/x/rootfs' }), /lowerdir: guest path confinement: bind source "\/etc" is outside/],
     ['the whole Kata tree as mount point', storage({ driver: 'ephemeral', source: 'tmpfs', fstype: 'tmpfs', mount_point: '/run/kata-containers' }), /mount point "\/run\/kata-containers" is outside/],
   ];
 
@@ -321,7 +323,8 @@ describe('CreateContainer bind sources', () => {
 });
 
 describe('GetVolumeStats, AddSwapPath and UpdateEphemeralMounts with the default roots', () => {
-  const handlers = guestServiceHandlers({ log, config: DEFAULT_CONFIG, policy: new PolicyHolder(), rpcMetrics: new RpcMetrics(), recentLogs: undefined });
+  // Called by name with partial requests, as the registry sees handlers.
+  const handlers: Record<string, TypedHandler> = guestServiceHandlers({ log, config: DEFAULT_CONFIG, policy: new PolicyHolder(), rpcMetrics: new RpcMetrics(), recentLogs: undefined });
   const ctx = {} as Parameters<TypedHandler>[1];
   const refusal = async (method: string, req: Obj) => rpcRejection(Promise.resolve().then(() => handlers[method]!(req, ctx)));
 

@@ -237,6 +237,9 @@ export class GuestPathConfinement {
       const dir = optionValue(options, key);
       if (dir !== undefined) await this.checkPath('mount point', dir, `${operation}: ${key}`);
     }
+    // Each layer of an overlay is shown to the container as a bind would show it.
+    const lower = optionValue(options, 'lowerdir');
+    for (const dir of lower === undefined ? [] : lowerDirs(lower)) await this.checkPath('bind source', dir, `${operation}: lowerdir`);
     const mode = optionValue(options, 'mode');
     if ((storage.driver === 'local' || storage.driver === 'ephemeral') && mode !== undefined && /^[0-7]{1,4}$/.test(mode) && parseInt(mode, 8) & 0o4000) {
       throw modeDenied(operation, mode);
@@ -251,4 +254,9 @@ export class GuestPathConfinement {
       if (bind && typeof m.source === 'string') await this.checkPath('container bind source', m.source, operation);
     }
   }
+}
+
+/** overlayfs's lowerdir list: directories separated by ':', a '\\:' being part of a name. */
+function lowerDirs(value: string): string[] {
+  return value.split(/(?<!\\):/).filter(Boolean).map((d) => d.replace(/\\:/g, ':'));
 }
