@@ -215,6 +215,14 @@ describe('GetMetrics exposition from the real /proc', () => {
     expect(value(parsePrometheusText(await source.scrape()), 'kata_agent_scrape_count')).toBe(2);
   });
 
+  it('gives calls that come while a page is being made that page (one scrape for a burst), and makes a new one after', async () => {
+    const source = new MetricsSource({ rpc: new RpcMetrics() });
+    const burst = await Promise.all(Array.from({ length: 20 }, () => source.scrape()));
+    expect(new Set(burst).size).toBe(1);
+    expect(value(parsePrometheusText(burst[0]!), 'kata_agent_scrape_count')).toBe(1);
+    expect(value(parsePrometheusText(await source.scrape()), 'kata_agent_scrape_count')).toBe(2);
+  });
+
   it('leaves out the families of /proc files that are missing, and keeps the rest', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'metrics-proc-'));
     temps.push(root);

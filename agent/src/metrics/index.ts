@@ -15,9 +15,23 @@ export interface MetricsSourceOptions {
 
 export class MetricsSource {
   #scrapes = 0;
+  #inFlight: Promise<string> | undefined;
   constructor(private readonly opts: MetricsSourceOptions) {}
 
-  async scrape(): Promise<string> {
+  /**
+   * One page. Calls that come while a page is being made get that page: it is as fresh as
+   * any they could get, and a flood of GetMetrics then costs one scrape at a time instead of
+   * one per call (its garbage is what drives the agent's memory under a flood).
+   * kata_agent_scrape_count counts the pages made.
+   */
+  scrape(): Promise<string> {
+    this.#inFlight ??= this.#scrapeNow().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  async #scrapeNow(): Promise<string> {
     const procRoot = this.opts.procRoot ?? '/proc';
     const count = ++this.#scrapes;
     const [agent, guest] = await Promise.all([agentProcessFamilies(procRoot, 'self', count), guestOsFamilies(procRoot)]);
