@@ -3,6 +3,7 @@
 //   node bench/run.mjs boot  [--rounds N] [--accel auto|kvm|tcg] [--initrd F] [--image F --ready RE]
 //   node bench/run.mjs image [--init agent|test-shell] [--zstd-level N] [--skip-zstd]
 //   node bench/run.mjs container [--rounds N] [--mb N]
+//   node bench/run.mjs agent-go [--rounds N] [--calls N] [--bundle dist/agent.js] [--skip-read-stdout]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

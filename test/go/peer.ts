@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// test/go itself, or its parent when this module was bundled into test/go/bin/ (the benchmark).
+// test/go itself, or its parent when this module was bundled into test/go/bin/ (bench/ttrpc.ts),
+// or the repository's test/go when bundled elsewhere (bench/run.mjs runs from the repository root).
 const here = dirname(fileURLToPath(import.meta.url));
-const goDir = [here, dirname(here)].find((d) => existsSync(join(d, 'build.sh'))) ?? here;
+const goDir = [here, dirname(here), join(process.cwd(), 'test/go')].find((d) => existsSync(join(d, 'build.sh'))) ?? here;
 export const PEER_BINARY = join(goDir, 'bin', 'ttrpc-peer');
 const BUILD_SCRIPT = join(goDir, 'build.sh');
 
@@ -52,7 +53,7 @@ export interface GoServer {
 }
 
 /** Starts the Go ttRPC server on a unix socket; resolves once it printed READY. */
-export function startGoServer(socketPath: string, mode: 'server' | 'bench-server' = 'server'): Promise<GoServer> {
+export function startGoServer(socketPath: string, mode: 'server' | 'bench-server' | 'agent-server' = 'server'): Promise<GoServer> {
   // --watch-stdin: the peer exits when our end of its stdin closes, even if we die first.
   const child: ChildProcess = spawn(PEER_BINARY, [mode, '--socket', socketPath, '--watch-stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

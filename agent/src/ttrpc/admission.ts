@@ -82,6 +82,14 @@ export class ServerBudget {
     return false;
   }
 
+  /** Takes room for a call of this weight if there is, without queueing anyone (false: none). */
+  takeNow(weight: number): boolean {
+    if (!this.fits(weight)) return false;
+    this.used += weight;
+    this.running++;
+    return true;
+  }
+
   /** The waiter gave up (its call was answered otherwise, or its connection closed). */
   leave(waiter: AdmissionWaiter): void {
     const i = this.queue.indexOf(waiter);
@@ -105,7 +113,7 @@ export class ServerBudget {
     this.used -= weight;
     // In queue order; one that does not fit yet (a heavy call in the reserve) lets lighter ones
     // by. admitted() reads on from that connection, which may queue it again, at the end.
-    for (;;) {
+    while (this.queue.length > 0) {
       const next = this.queue.find((w) => this.fits(w.weight));
       if (!next) return;
       this.leave(next);

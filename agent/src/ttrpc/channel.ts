@@ -1,12 +1,16 @@
 // A framed, bidirectional channel over any connected byte stream (unix, vsock, serial).
 import type { Duplex } from 'node:stream';
-import { encodeFrame, type Frame, FrameDecoder, type FrameHeader, FrameType, MAX_PAYLOAD_BYTES } from './frame';
+import { type Frame, FrameDecoder, type FrameHeader, FrameType, HEADER_BYTES, MAX_PAYLOAD_BYTES, writeFrameHeader } from './frame';
 
 /** Bytes read but not yet decoded that a paused channel holds before it stops reading. */
 const MAX_BACKLOG_BYTES = 64 << 10;
 
 /** A payload this long is written as it is; shorter ones are copied into the tick's batch. */
 const COPY_BELOW_BYTES = 16 << 10;
+
+/** The buffer a connection puts a tick's frames together in: its first size, and its largest. */
+const MIN_SCRATCH_BYTES = 4 << 10;
+const MAX_SCRATCH_BYTES = 64 << 10;
 
 export interface ChannelEvents {
   frame(frame: Frame): void;
@@ -18,8 +22,11 @@ export class Channel {
   private readonly decoder: FrameDecoder;
   private isClosed = false;
   private drainWaiters: Array<() => void> = [];
+  // This tick's frames: full buffers in `batched`, the one being filled in `out`.
   private batched: Buffer[] = [];
   private batchedBytes = 0;
+  private scratch = Buffer.alloc(0);
+  private outBytes = 0;
   private flushScheduled = false;
   private paused = false;
   private socketPaused = false;
@@ -64,39 +71,61 @@ export class Channel {
   }
 
   /**
-   * Sends one frame whose payload is `payload` followed by `tail`: a large tail (an answer's
-   * bytes) is written as it is, not copied into the frame. Returns false once the caller should
-   * wait for drained().
+   * Sends one frame whose payload is `payload` followed by `tail`: a large part (an answer's
+   * bytes) is written as it is, not copied. Returns false once the caller should wait for drained().
    */
   send(streamId: number, type: FrameType, flags: number, payload: Uint8Array, tail?: Uint8Array): boolean {
     if (this.isClosed || this.socket.destroyed) return false;
-    const head = encodeFrame(streamId, type, flags, payload);
-    if (tail && tail.length > 0) head.writeUInt32BE(payload.length + tail.length, 0);
-    this.batch(head);
-    if (tail && tail.length > 0) {
-      if (tail.length < COPY_BELOW_BYTES) this.batch(Buffer.from(tail.buffer, tail.byteOffset, tail.length));
-      else {
-        this.flush();
-        this.socket.write(tail);
-      }
-    }
+    const tailBytes = tail ? tail.length : 0;
+    writeFrameHeader(this.room(HEADER_BYTES), this.outBytes, payload.length + tailBytes, streamId, type, flags);
+    this.outBytes += HEADER_BYTES;
+    this.batchedBytes += HEADER_BYTES;
+    this.append(payload);
+    if (tailBytes > 0) this.append(tail!);
     return this.queuedBytes < this.socket.writableHighWaterMark;
+  }
+
+  private append(part: Uint8Array): void {
+    if (part.length >= COPY_BELOW_BYTES) {
+      this.flush();
+      this.socket.write(part);
+      return;
+    }
+    this.room(part.length).set(part, this.outBytes);
+    this.outBytes += part.length;
+    this.batchedBytes += part.length;
   }
 
   // Frames sent in the same tick leave in one write of one buffer: one syscall, and one entry in
   // the socket's queue when the peer reads slowly (a queued write costs far more memory than
-  // the few bytes of a small answer).
-  private batch(bytes: Buffer): void {
-    this.batched.push(bytes);
-    this.batchedBytes += bytes.length;
+  // the few bytes of a small answer). They are put together in the channel's own buffer and
+  // copied out once per write, not one buffer per frame. Returns it with room for n more bytes.
+  private room(n: number): Buffer {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flush);
     }
+    if (this.scratch.length - this.outBytes >= n) return this.scratch;
+    if (this.outBytes + n > MAX_SCRATCH_BYTES && this.outBytes > 0) this.batched.push(this.takeScratch());
+    if (this.scratch.length - this.outBytes < n) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.scratch.length * 2, this.outBytes + n, MIN_SCRATCH_BYTES));
+      this.scratch.copy(bigger, 0, 0, this.outBytes);
+      this.scratch = bigger;
+    }
+    return this.scratch;
+  }
+
+  // What the scratch buffer holds, as a buffer of its own: the socket may keep what it is given.
+  private takeScratch(): Buffer {
+    const out = Buffer.allocUnsafe(this.outBytes);
+    this.scratch.copy(out, 0, 0, this.outBytes);
+    this.outBytes = 0;
+    return out;
   }
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    if (this.outBytes > 0) this.batched.push(this.takeScratch());
     if (this.batched.length === 0) return;
     const out = this.batched.length === 1 ? this.batched[0]! : Buffer.concat(this.batched, this.batchedBytes);
     this.batched = [];
@@ -149,6 +178,7 @@ export class Channel {
     this.decoder.clear();
     this.batched = [];
     this.batchedBytes = 0;
+    this.outBytes = 0;
     for (const w of this.drainWaiters) w();
     this.drainWaiters = [];
     this.events.closed(err);

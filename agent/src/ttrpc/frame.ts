@@ -29,12 +29,17 @@ export interface Frame extends FrameHeader {
 
 export function encodeFrame(streamId: number, type: FrameType, flags: number, payload: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-  frame.writeUInt32BE(payload.length, 0);
-  frame.writeUInt32BE(streamId, 4);
-  frame[8] = type;
-  frame[9] = flags;
+  writeFrameHeader(frame, 0, payload.length, streamId, type, flags);
   frame.set(payload, HEADER_BYTES);
   return frame;
+}
+
+/** Writes a frame's header at `at` in `out`. */
+export function writeFrameHeader(out: Buffer, at: number, length: number, streamId: number, type: FrameType, flags: number): void {
+  out.writeUInt32BE(length, at);
+  out.writeUInt32BE(streamId, at + 4);
+  out[at + 8] = type;
+  out[at + 9] = flags;
 }
 
 export interface FrameSink {
@@ -44,7 +49,10 @@ export interface FrameSink {
 }
 
 export class FrameDecoder {
+  // Bytes read and not yet delivered: chunks[0] from `offset` on, then the other chunks whole.
+  // An offset instead of re-slicing the first chunk: a frame costs one Buffer (its payload).
   private chunks: Buffer[] = [];
+  private offset = 0;
   private buffered = 0;
   private skipping = 0; // payload bytes of an oversized frame still to discard
   private paused = false; // frames stay buffered: the receiver takes no more for now
@@ -76,6 +84,7 @@ export class FrameDecoder {
   /** Drops every buffered byte (the connection is gone). */
   clear(): void {
     this.chunks = [];
+    this.offset = 0;
     this.buffered = 0;
     this.skipping = 0;
   }
@@ -105,58 +114,79 @@ export class FrameDecoder {
 
   private deliverFrames(): void {
     while (!this.paused && this.buffered >= HEADER_BYTES) {
-      const head = this.peek(HEADER_BYTES);
-      const header: FrameHeader = {
-        length: head.readUInt32BE(0),
-        streamId: head.readUInt32BE(4),
-        type: head[8]!,
-        flags: head[9]!,
-      };
-      if (header.length > this.maxPayload) {
-        this.consume(HEADER_BYTES);
-        const skip = Math.min(header.length, this.buffered);
-        this.consume(skip);
-        this.skipping = header.length - skip;
+      // The header in one piece: a chunk boundary inside it joins what is buffered (rare).
+      if (this.chunks[0]!.length - this.offset < HEADER_BYTES) this.joinChunks();
+      const head = this.chunks[0]!;
+      const at = this.offset;
+      const length = head.readUInt32BE(at);
+      if (length > this.maxPayload) {
+        const header: FrameHeader = { length, streamId: head.readUInt32BE(at + 4), type: head[at + 8]!, flags: head[at + 9]! };
+        this.skip(HEADER_BYTES);
+        const skip = Math.min(length, this.buffered);
+        this.skip(skip);
+        this.skipping = length - skip;
         this.sink.oversize(header);
         continue;
       }
-      if (this.buffered < HEADER_BYTES + header.length) return;
-      this.consume(HEADER_BYTES);
-      const payload = this.consume(header.length);
-      this.sink.frame({ ...header, payload });
+      if (this.buffered < HEADER_BYTES + length) return;
+      const streamId = head.readUInt32BE(at + 4);
+      const type = head[at + 8]!;
+      const flags = head[at + 9]!;
+      this.skip(HEADER_BYTES);
+      const payload = this.consume(length);
+      this.sink.frame({ length, streamId, type, flags, payload });
     }
   }
 
-  // Returns the first n buffered bytes without consuming them.
-  private peek(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    const joined = Buffer.concat(this.chunks);
+  private joinChunks(): void {
+    const joined = Buffer.concat(this.offset > 0 ? [this.chunks[0]!.subarray(this.offset), ...this.chunks.slice(1)] : this.chunks);
     this.chunks = [joined];
-    return joined.subarray(0, n);
+    this.offset = 0;
   }
 
+  // Drops the first n buffered bytes.
+  private skip(n: number): void {
+    this.buffered -= n;
+    while (n > 0) {
+      const left = this.chunks[0]!.length - this.offset;
+      if (left > n) {
+        this.offset += n;
+        return;
+      }
+      n -= left;
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+
+  // Takes the first n buffered bytes: a view of the chunk that holds them all, else a copy.
   private consume(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
     this.buffered -= n;
     const first = this.chunks[0]!;
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+    const left = first.length - this.offset;
+    if (left > n) {
+      const out = first.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      return out;
     }
-    if (first.length === n) {
+    if (left === n) {
+      const out = this.offset === 0 ? first : first.subarray(this.offset);
       this.chunks.shift();
-      return first;
+      this.offset = 0;
+      return out;
     }
     const out = Buffer.allocUnsafe(n);
     let at = 0;
     while (at < n) {
       const c = this.chunks[0]!;
-      const take = Math.min(c.length, n - at);
-      c.copy(out, at, 0, take);
+      const take = Math.min(c.length - this.offset, n - at);
+      c.copy(out, at, this.offset, this.offset + take);
       at += take;
-      if (take === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(take);
+      if (take === c.length - this.offset) {
+        this.chunks.shift();
+        this.offset = 0;
+      } else this.offset += take;
     }
     return out;
   }

@@ -1,7 +1,21 @@
 // ttRPC's envelope messages: Request and Response (with google.rpc.Status).
-import { ProtoReader, ProtoWriter } from './wire';
+import { ProtoReader, ProtoWriter, TextCache } from './wire';
 
 export type Metadata = Map<string, string[]>;
+
+/** The metadata of a request that has none: one shared map, which nobody may change. */
+class NoMetadata extends Map<string, string[]> {
+  override set(): this {
+    throw new TypeError('the metadata of a request without metadata cannot be changed');
+  }
+  override delete(): boolean {
+    return false;
+  }
+  override clear(): void {}
+}
+const NO_METADATA: Metadata = new NoMetadata();
+const serviceNames = new TextCache();
+const methodNames = new TextCache();
 
 export interface RequestMessage {
   service: string;
@@ -40,17 +54,17 @@ export function encodeRequest(req: {
 }
 
 export function decodeRequest(buf: Buffer): RequestMessage {
-  const req: RequestMessage = { service: '', method: '', payload: EMPTY, timeoutNano: 0n, metadata: new Map() };
+  const req: RequestMessage = { service: '', method: '', payload: EMPTY, timeoutNano: 0n, metadata: NO_METADATA };
   const r = new ProtoReader(buf);
   while (r.next()) {
     switch (r.field) {
       case 1:
         r.expect(2, 'service');
-        req.service = r.bytes().toString('utf8');
+        req.service = r.string(serviceNames);
         break;
       case 2:
         r.expect(2, 'method');
-        req.method = r.bytes().toString('utf8');
+        req.method = r.string(methodNames);
         break;
       case 3:
         r.expect(2, 'payload');
@@ -66,10 +80,11 @@ export function decodeRequest(buf: Buffer): RequestMessage {
         let key = '';
         let value = '';
         while (kv.next()) {
-          if (kv.field === 1 && kv.wireType === 2) key = kv.bytes().toString('utf8');
-          else if (kv.field === 2 && kv.wireType === 2) value = kv.bytes().toString('utf8');
+          if (kv.field === 1 && kv.wireType === 2) key = kv.string();
+          else if (kv.field === 2 && kv.wireType === 2) value = kv.string();
           else kv.skip();
         }
+        if (req.metadata === NO_METADATA) req.metadata = new Map();
         const list = req.metadata.get(key);
         if (list) list.push(value);
         else req.metadata.set(key, [value]);
@@ -93,11 +108,15 @@ export function encodeResponse(res: { status?: StatusMessage; payload?: Uint8Arr
   return w.finish();
 }
 
+// Small answers are most calls: their prefixes are made once (callers only read them).
+const smallPrefixes: Buffer[] = [];
+
 /**
  * The bytes that come before `payloadLength` bytes of payload in a successful Response (its
  * field 2 tag and length), so that a large payload is written as it is instead of copied.
  */
 export function responsePayloadPrefix(payloadLength: number): Buffer {
+  if (payloadLength < 128) return (smallPrefixes[payloadLength] ??= Buffer.from([0x12, payloadLength]));
   const prefix = [0x12];
   let n = payloadLength;
   while (n > 0x7f) {

@@ -282,6 +282,18 @@ class ServerConnection {
       }
       return;
     }
+    // Room now (the common case): the call starts without being held first.
+    if (
+      !this.held &&
+      this.usedUnits + weight <= options.maxInFlight &&
+      this.channel.queuedBytes <= options.highWaterBytes &&
+      budget.takeNow(weight)
+    ) {
+      this.usedUnits += weight;
+      this.startCall(frame, req, entry, weight, deadline);
+      this.updateReading();
+      return;
+    }
     const held: HeldCall = { frame, req, entry, deadline, weight, queued: false, admitted: () => this.startHeld(held) };
     this.held = held;
     this.tryHeld();
@@ -357,32 +369,44 @@ class ServerConnection {
       }
     }
 
-    let result: Promise<Uint8Array | void>;
-    if (entry.kind === 'unary') {
-      result = Promise.resolve().then(() => entry.handler(req.payload, ctx));
-    } else {
+    let stream: ServerStream | undefined;
+    if (entry.kind === 'stream') {
       const inbound = new MessageQueue();
       if (frame.flags & Flag.RemoteOpen) call.inbound = inbound;
       else inbound.end();
-      const stream: ServerStream = {
+      stream = {
         received: inbound,
         request: req.payload,
         send: (msg) => this.sendStreamData(id, call, msg),
       };
-      result = Promise.resolve().then(() => entry.handler(stream, ctx));
     }
+    void this.runCall(id, call, entry, req, ctx, stream, weight);
+  }
+
+  // One async function per call instead of a chain of promises and closures.
+  private async runCall(
+    id: number,
+    call: ActiveCall,
+    entry: MethodEntry,
+    req: RequestMessage,
+    ctx: CallContext,
+    stream: ServerStream | undefined,
+    weight: number,
+  ): Promise<void> {
+    let payload: Uint8Array | void = undefined;
+    let status: { code: Code; message: string } | undefined;
+    try {
+      // Handlers start from the microtask queue, not inside the delivery of the frame.
+      await undefined;
+      payload = entry.kind === 'unary' ? await entry.handler(req.payload, ctx) : await entry.handler(stream!, ctx);
+    } catch (err) {
+      status = statusFromError(err, req.method);
+    }
+    this.settled(weight);
     // A call cancelled with its client may settle after a new client reused its id.
-    const current = () => this.calls.get(id) === call;
-    result.then(
-      (payload) => {
-        this.settled(weight);
-        if (current()) this.finish(id, undefined, payload ?? undefined);
-      },
-      (err) => {
-        this.settled(weight);
-        if (current()) this.finish(id, statusFromError(err, req.method));
-      },
-    );
+    if (this.calls.get(id) !== call) return;
+    if (status) this.finish(id, status);
+    else this.finish(id, undefined, payload ?? undefined);
   }
 
   // A handler settled (answered, late, or for a client that left): its room goes to the next call.

@@ -32,6 +32,31 @@ export class ProtoWriter {
 
 export class WireFormatError extends Error {}
 
+/**
+ * The text of the bytes last decoded through it: a connection's calls mostly name the same
+ * service and method again, so the string is made once instead of for every call.
+ */
+export class TextCache {
+  private last: Buffer = Buffer.alloc(0);
+  private lastText = '';
+
+  text(buf: Buffer, start: number, end: number): string {
+    const n = end - start;
+    const last = this.last;
+    if (last.length === n) {
+      let i = 0;
+      while (i < n && last[i] === buf[start + i]) i++;
+      if (i === n) return this.lastText;
+    }
+    const text = buf.toString('utf8', start, end);
+    if (n <= 128) {
+      this.last = Buffer.from(buf.subarray(start, end));
+      this.lastText = text;
+    }
+    return text;
+  }
+}
+
 /** Reads the fields of one message in order; no allocation per field beyond subarrays. */
 export class ProtoReader {
   private at = 0;
@@ -75,6 +100,15 @@ export class ProtoReader {
       shift += 7n;
       if (shift > 63n) throw new WireFormatError('varint longer than 10 bytes');
     }
+  }
+
+  /** A length-delimited field's text, without a view of its bytes; `cache` keeps repeated names. */
+  string(cache?: TextCache): string {
+    const len = this.uint32();
+    if (this.at + len > this.buf.length) throw new WireFormatError(`field ${this.field}: length ${len} past the end`);
+    const start = this.at;
+    this.at += len;
+    return cache ? cache.text(this.buf, start, this.at) : this.buf.toString('utf8', start, this.at);
   }
 
   bytes(): Buffer {

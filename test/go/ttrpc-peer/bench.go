@@ -24,35 +24,61 @@ type benchResult struct {
 	Failed      int64   `json:"failed"`
 }
 
-// runCalls makes n Echo calls from `concurrency` goroutines and returns each call's latency.
-func runCalls(c *ttrpc.Client, n, concurrency int, payload []byte) ([]time.Duration, int64) {
+type timed struct {
+	latencies []time.Duration
+	failed    int64
+	bytes     int64
+	firstErr  error
+}
+
+// timedCalls makes n calls from `concurrency` goroutines and returns each call's latency.
+func timedCalls(n, concurrency int, call func(ctx context.Context) (int, error)) timed {
 	var (
-		next, failed int64
-		latencies    = make([]time.Duration, n)
-		wg           sync.WaitGroup
-		ctx          = context.Background()
+		next, failed, bytes int64
+		latencies           = make([]time.Duration, n)
+		wg                  sync.WaitGroup
+		ctx                 = context.Background()
+		once                sync.Once
+		firstErr            error
 	)
 	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := &EchoRequest{Data: payload}
 			for {
 				i := atomic.AddInt64(&next, 1) - 1
 				if i >= int64(n) {
 					return
 				}
-				var reply Blob
 				start := time.Now()
-				if err := c.Call(ctx, serviceName, "Echo", req, &reply); err != nil || len(reply.Data) != len(payload) {
-					atomic.AddInt64(&failed, 1)
-				}
+				got, err := call(ctx)
 				latencies[i] = time.Since(start)
+				atomic.AddInt64(&bytes, int64(got))
+				if err != nil {
+					atomic.AddInt64(&failed, 1)
+					once.Do(func() { firstErr = err })
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	return latencies, failed
+	return timed{latencies: latencies, failed: failed, bytes: bytes, firstErr: firstErr}
+}
+
+// runCalls makes n Echo calls from `concurrency` goroutines and returns each call's latency.
+func runCalls(c *ttrpc.Client, n, concurrency int, payload []byte) ([]time.Duration, int64) {
+	req := &EchoRequest{Data: payload}
+	r := timedCalls(n, concurrency, func(ctx context.Context) (int, error) {
+		var reply Blob
+		if err := c.Call(ctx, serviceName, "Echo", req, &reply); err != nil {
+			return 0, err
+		}
+		if len(reply.Data) != len(payload) {
+			return 0, fmt.Errorf("Echo: %d bytes back of %d", len(reply.Data), len(payload))
+		}
+		return len(reply.Data), nil
+	})
+	return r.latencies, r.failed
 }
 
 func percentileUs(sorted []time.Duration, p float64) float64 {

@@ -5,6 +5,10 @@
 //	ttrpc-peer bench-server --socket PATH [--watch-stdin]   the same service, for the benchmark
 //	ttrpc-peer client       --socket PATH --scenario NAME [--calls N]   print one JSON result
 //	ttrpc-peer bench-client --socket PATH [--calls N] [--concurrency C] [--warmup W] [--payload B]
+//	ttrpc-peer agent-server --socket PATH [--watch-stdin]   grpc.Health/Check and AgentService/ReadStdout
+//	ttrpc-peer agent-client --socket PATH --method check|read-stdout [--container ID --exec ID --len B]
+//	                        [--calls N] [--concurrency C] [--warmup W]   calls the Kata agent protocol
+//	ttrpc-peer pipe-read    --bytes N [--len B]   reads N bytes from stdin in reads of B bytes
 package main
 
 import (
@@ -12,11 +16,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"github.com/containerd/ttrpc"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ttrpc-peer server|bench-server|client|bench-client --socket PATH [options]")
+		fmt.Fprintln(os.Stderr, "usage: ttrpc-peer server|bench-server|client|bench-client|agent-server|agent-client|pipe-read --socket PATH [options]")
 		os.Exit(2)
 	}
 	mode := os.Args[1]
@@ -28,16 +34,39 @@ func main() {
 	concurrency := flags.Int("concurrency", 1, "bench-client: calls in flight")
 	warmup := flags.Int("warmup", 1000, "bench-client: calls before timing")
 	payload := flags.Int("payload", 32, "bench-client: echo payload bytes")
+	method := flags.String("method", "check", "agent-client: check or read-stdout")
+	containerID := flags.String("container", "", "agent-client read-stdout: container id")
+	execID := flags.String("exec", "", "agent-client read-stdout: exec id")
+	length := flags.Int("len", 32768, "agent-client read-stdout, pipe-read: bytes per read")
+	total := flags.Int64("bytes", 1<<30, "pipe-read: bytes to read")
 	_ = flags.Parse(os.Args[2:])
+	if mode == "pipe-read" {
+		result, err := runPipeRead(*total, *length)
+		if err != nil {
+			fail(err)
+		}
+		printJSON(result)
+		return
+	}
 	if *socket == "" {
 		fail(fmt.Errorf("%s: --socket is required", mode))
 	}
 
 	switch mode {
 	case "server", "bench-server":
-		if err := runServer(*socket, *watchStdin); err != nil {
+		if err := runServer(*socket, *watchStdin, map[string]map[string]ttrpc.Method{serviceName: echoMethods()}); err != nil {
 			fail(err)
 		}
+	case "agent-server":
+		if err := runServer(*socket, *watchStdin, agentMethods()); err != nil {
+			fail(err)
+		}
+	case "agent-client":
+		result, err := runAgentClient(*socket, *method, *containerID, *execID, *length, *calls, *concurrency, *warmup)
+		if err != nil {
+			fail(err)
+		}
+		printJSON(result)
 	case "client":
 		result, err := runScenario(*socket, *scenario, *calls)
 		if err != nil {

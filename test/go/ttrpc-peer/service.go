@@ -108,7 +108,7 @@ func pattern(n int) []byte {
 
 // runServer serves until SIGTERM/SIGINT or, with watchStdin, until stdin closes, so a peer
 // whose parent (the test) died does not linger.
-func runServer(socketPath string, watchStdin bool) error {
+func runServer(socketPath string, watchStdin bool, services map[string]map[string]ttrpc.Method) error {
 	_ = os.Remove(socketPath)
 	l, err := net.Listen("unix", socketPath)
 	if err != nil {
@@ -118,7 +118,9 @@ func runServer(socketPath string, watchStdin bool) error {
 	if err != nil {
 		return fmt.Errorf("create ttrpc server: %w", err)
 	}
-	srv.Register(serviceName, echoMethods())
+	for name, methods := range services {
+		srv.Register(name, methods)
+	}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
