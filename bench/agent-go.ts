@@ -10,9 +10,10 @@
 //      plain pipe (the same dd piped into `ttrpc-peer pipe-read`, reads of 32 KiB).
 //   node bench/run.mjs agent-go [--rounds 3] [--calls 20000] [--bundle dist/agent.js]
 //        [--read-calls 5000] [--skip-read-stdout] [--cpu-prof DIR]
+// --cpu-prof DIR: each agent (the bundle, and the container agent) writes a V8 CPU profile there.
 // Needs a built dist/ (npm run build), go and Debian's ttrpc sources; ReadStdout needs root and crun.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -167,13 +168,33 @@ function plainPipe(busybox: string, bytes: number): Promise<GoResult> {
   });
 }
 
+// NODE_OPTIONS takes no --cpu-prof: the container agent profiles itself through the inspector,
+// from a preloaded script that writes the profile when the process exits.
+function profilePreload(dir: string): string {
+  const file = path.join(dir, 'cpu-profile-preload.cjs');
+  writeFileSync(
+    file,
+    `const inspector = require('node:inspector');
+const session = new inspector.Session();
+session.connect();
+session.post('Profiler.enable');
+session.post('Profiler.start');
+process.on('exit', () => session.post('Profiler.stop', (err, r) => {
+  if (!err) require('node:fs').writeFileSync(${JSON.stringify(dir)} + '/container-agent.' + process.pid + '.cpuprofile', JSON.stringify(r.profile));
+}));
+`,
+  );
+  return file;
+}
+
 async function readStdout(goServer: { pid: number; socketPath: string }): Promise<boolean> {
   // The test helpers find their files through __dirname (CommonJS under vitest); this bundle is ESM.
   (globalThis as { __dirname?: string }).__dirname = path.resolve('test/helpers');
   const { startContainerAgent } = await import('../test/helpers/container-agent');
   const { containerSpec, processSpec, sandboxRequest } = await import('../test/helpers/container-spec');
   const { BUSYBOX } = await import('../test/helpers/container-rootfs');
-  const agent = await startContainerAgent();
+  const prof = values['cpu-prof'];
+  const agent = await startContainerAgent(prof ? { env: { NODE_OPTIONS: `--require ${profilePreload(path.resolve(prof))}` } } : {});
   const call = (method: string, req: Record<string, unknown>) => agent.client.request(method, req);
   const sock = agent.address.slice('unix://'.length);
   let ok = true;
