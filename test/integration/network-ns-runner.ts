@@ -12,6 +12,7 @@ import { listAddresses, listLinks, listRoutes } from '../../agent/src/network/ne
 import { GuestNetwork } from '../../agent/src/network/network';
 import { decodeMessage, encodeMessage, findMethod, messageFromJson } from '../../agent/src/proto/schema';
 import { networkServiceHandlers } from '../../agent/src/service/network-service';
+import type { TypedHandler } from '../../agent/src/service/typed';
 import type { CallContext } from '../../agent/src/ttrpc/registry';
 import { RpcError } from '../../agent/src/ttrpc/status';
 
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
   const hotplugTimeoutMs = Number(process.env.NET_HOTPLUG_TIMEOUT_MS ?? 3000);
   const log = Logger.create('info');
   const network = new GuestNetwork({ log, hotplugTimeoutMs });
-  const handlers = networkServiceHandlers({ log, network });
+  // Called by name, as the registry does.
+  const handlers: Record<string, TypedHandler> = networkServiceHandlers({ log, network });
   const ctx = { signal: new AbortController().signal, metadata: {} } as unknown as CallContext;
   const results: RunnerResult[] = [];
   for (const call of calls) {

@@ -14,7 +14,7 @@ import { RpcError } from '../../agent/src/ttrpc/status';
 const log = Logger.create('critical', []);
 
 function spec(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
-  return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, ...fields };
+  return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, shared: false, ...fields };
 }
 
 const [name, dir] = process.argv.slice(2);

@@ -112,13 +112,13 @@ describe('cgroup v2 stats', () => {
     writeFileSync(path.join(dir, 'pids.max'), '100\n');
     writeFileSync(path.join(dir, 'io.stat'), '254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n');
     const s = await cgroupStats(root, '/pod/c1');
-    expect(s.cpu_stats.cpu_usage).toMatchObject({ total_usage: '1500000', usage_in_usermode: '1000000', usage_in_kernelmode: '500000' });
-    expect(s.cpu_stats.throttling_data).toEqual({ periods: '4', throttled_periods: '1', throttled_time: '20000' });
-    expect(s.memory_stats.usage).toEqual({ usage: '4096', max_usage: '0', failcnt: '3', limit: '0' });
-    expect(s.memory_stats.cache).toBe('200');
-    expect(s.memory_stats.stats).toEqual({ anon: '100', file: '200', kernel: '50' });
+    expect(s.cpu_stats!.cpu_usage).toMatchObject({ total_usage: '1500000', usage_in_usermode: '1000000', usage_in_kernelmode: '500000' });
+    expect(s.cpu_stats!.throttling_data).toEqual({ periods: '4', throttled_periods: '1', throttled_time: '20000' });
+    expect(s.memory_stats!.usage).toEqual({ usage: '4096', max_usage: '0', failcnt: '3', limit: '0' });
+    expect(s.memory_stats!.cache).toBe('200');
+    expect(s.memory_stats!.stats).toEqual({ anon: '100', file: '200', kernel: '50' });
     expect(s.pids_stats).toEqual({ current: '7', limit: '100' });
-    expect(s.blkio_stats.io_service_bytes_recursive).toEqual([
+    expect(s.blkio_stats!.io_service_bytes_recursive).toEqual([
       { major: '254', minor: '0', op: 'Read', value: '4096' },
       { major: '254', minor: '0', op: 'Write', value: '8192' },
     ]);

@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG } from '../../agent/src/config/config';
 import { Logger } from '../../agent/src/log/logger';
 import { RpcMetrics } from '../../agent/src/metrics';
 import { PolicyHolder } from '../../agent/src/policy';
+import type { CreateContainerRequest, Mount } from '../../agent/src/proto/messages.generated';
 import { AGENT_SERVICE, decodeMessage, findMethod } from '../../agent/src/proto/schema';
 import type { Sandbox } from '../../agent/src/sandbox/sandbox';
 import { SHARED_FS_MOUNT, withShareRootfs, withSharedFs } from '../../agent/src/sandbox/shared-fs';
@@ -32,7 +33,7 @@ const log = Logger.create('critical', []);
 const CID = '3f6c2a9d8e1b4c7a9f0e2d1c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2';
 
 function storage(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
-  return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, ...fields };
+  return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, shared: false, ...fields };
 }
 
 /** A request exactly as Kata 3.19.1 encoded it (test/fixtures). */
@@ -283,10 +284,10 @@ describe('CreateContainer bind sources', () => {
     oom: {} as OomEvents,
   });
 
-  function request(extraMount?: Obj): Obj {
-    const req = fixture('CreateContainer', 'create-container-blk.bin');
+  function request(extraMount?: Mount): CreateContainerRequest {
+    const req = fixture('CreateContainer', 'create-container-blk.bin') as CreateContainerRequest;
     req.container_id = `confinement-test-${Math.random().toString(16).slice(2)}`;
-    if (extraMount) req.OCI.Mounts.push(extraMount);
+    if (extraMount) req.OCI!.Mounts.push(extraMount);
     return req;
   }
 
@@ -307,7 +308,7 @@ describe('CreateContainer bind sources', () => {
   it.each(['/', '/etc', '/run/kata-containers/../usr'])('refuses root.path %s before any storage is mounted', async (root) => {
     added.length = 0;
     const req = request();
-    req.OCI.Root.Path = root;
+    req.OCI!.Root!.Path = root;
     const err = await rpcRejection(containers.create(req));
     expect(err.code).toBe(Code.PERMISSION_DENIED);
     expect(err.message).toMatch(/: root\.path: guest path confinement: container rootfs/);

@@ -8,8 +8,8 @@ import { loadConfig } from '../../agent/src/config/load';
 import { withShareRootfs, withSharedFs } from '../../agent/src/sandbox/shared-fs';
 import type { StorageSpec } from '../../agent/src/storage/types';
 
-const shm: StorageSpec = { driver: 'ephemeral', driver_options: [], source: 'shm', fstype: 'tmpfs', options: ['size=65536k'], mount_point: '/run/kata-containers/sandbox/shm', fs_group: null };
-const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: 'kataShared', fstype: 'virtiofs', options: [], mount_point: '/run/kata-containers/shared/virtiofs', fs_group: null };
+const shm: StorageSpec = { driver: 'ephemeral', driver_options: [], source: 'shm', fstype: 'tmpfs', options: ['size=65536k'], mount_point: '/run/kata-containers/sandbox/shm', fs_group: null, shared: false };
+const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: 'kataShared', fstype: 'virtiofs', options: [], mount_point: '/run/kata-containers/shared/virtiofs', fs_group: null, shared: false };
 
 describe('agent.shared_fs_tag', () => {
   it('is off by default and read from the kernel command line', () => {
@@ -32,7 +32,7 @@ describe('agent.shared_fs_tag', () => {
 
   it("CreateContainer: binds the container's rootfs from the share into Kata's place", () => {
     expect(withShareRootfs([], 'c1', '/run/kata-containers/shared/containers/c1/rootfs', 'kataShared')).toEqual([
-      { driver: 'watchable-bind', driver_options: [], source: '/run/kata-containers/shared/virtiofs/c1/rootfs', fstype: 'bind', options: [], mount_point: '/run/kata-containers/shared/containers/c1/rootfs', fs_group: null },
+      { driver: 'watchable-bind', driver_options: [], source: '/run/kata-containers/shared/virtiofs/c1/rootfs', fstype: 'bind', options: [], mount_point: '/run/kata-containers/shared/containers/c1/rootfs', fs_group: null, shared: false },
     ]);
   });
 
@@ -40,7 +40,7 @@ describe('agent.shared_fs_tag', () => {
     const rootfs = '/run/kata-containers/shared/containers/c1/rootfs';
     expect(withShareRootfs([], 'c1', rootfs, '')).toEqual([]);
     expect(withShareRootfs([], 'c1', '/run/kata-containers/c1/rootfs', 'kataShared')).toEqual([]);
-    const blk: StorageSpec = { driver: 'blk', driver_options: [], source: '02/00', fstype: 'ext4', options: [], mount_point: '/run/kata-containers/shared/containers/c1', fs_group: null };
+    const blk: StorageSpec = { driver: 'blk', driver_options: [], source: '02/00', fstype: 'ext4', options: [], mount_point: '/run/kata-containers/shared/containers/c1', fs_group: null, shared: false };
     expect(withShareRootfs([blk], 'c1', rootfs, 'kataShared')).toEqual([blk]);
   });
 });

@@ -18,7 +18,7 @@ const log = Logger.create('critical', []);
 const inRoot = () => new GuestPathConfinement({ extraRoots: [root] });
 
 function storage(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
-  return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, ...fields };
+  return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, shared: false, ...fields };
 }
 
 beforeEach(() => {

@@ -13,18 +13,9 @@ import { constants as fsc, fstatSync, openSync, write } from 'node:fs';
 import path from 'node:path';
 import { closeFd, fchmod, fchown, mkdirAt, openBeneath, renameAt, symlinkAt, unlinkAt } from '../native/beneath';
 import { PATH_MAX, SHARED_CONTAINERS } from '../paths';
+import type { CopyFileRequest } from '../proto/messages.generated';
 import { Code, RpcError, statusFromError } from '../ttrpc/status';
 
-export interface CopyFileRequest {
-  path: string;
-  file_size: string;
-  file_mode: number;
-  dir_mode: number;
-  uid: number;
-  gid: number;
-  offset: string;
-  data: Buffer;
-}
 
 /**
  * The largest file CopyFile assembles: 16 GiB. The shared directory is a host share (or guest

@@ -5,18 +5,13 @@
 // numbers, and an allow rule so the container's device cgroup lets it through.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Device } from '../proto/messages.generated';
 import { type DeviceWaitOptions, waitForDevNode, waitForScsiDisk, waitForVirtioBlkByPciPath } from '../storage/block-devices';
 import { Code, RpcError } from '../ttrpc/status';
 import type { OciJson } from './oci-json';
 
-/** agent.proto Device. */
-export interface KataDevice {
-  id?: string;
-  type?: string;
-  vm_path?: string;
-  container_path?: string;
-  options?: string[];
-}
+/** agent.proto Device (fields may be left out by callers that build one). */
+export type KataDevice = Partial<Device>;
 
 export interface GuestDevice {
   containerPath: string;

@@ -5,16 +5,17 @@ import path from 'node:path';
 import type { Logger } from '../log/logger';
 import { setWindowSize } from '../native/terminal';
 import { containerStateDir, sharedRootfs } from '../paths';
+import type { CreateContainerRequest, LinuxResources, Process, Spec, StatsContainerResponseInit } from '../proto/messages.generated';
 import { messageType } from '../proto/schema';
 import type { SandboxLookup } from '../sandbox/lifecycle';
 import type { Sandbox } from '../sandbox/sandbox';
 import { withShareRootfs } from '../sandbox/shared-fs';
 import { abortedBy } from '../storage/call-deadline';
 import { GuestPathConfinement } from '../storage/confinement';
-import type { StorageManagerApi, StorageSpec } from '../storage/types';
+import type { StorageManagerApi } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import { Container } from './container';
-import { applyGuestDevices, type KataDevice, resolveDevices } from './devices';
+import { applyGuestDevices, resolveDevices } from './devices';
 import { launchExec, launchInit } from './launch';
 import { EndOfOutput } from './output-stream';
 import { messageToOciJson, type OciJson, resourcesToOciJson, specToOciJson, stringifyOciJson } from './oci-json';
@@ -32,7 +33,6 @@ import { explainSeccompFailure } from './seccomp-profile';
 import { rewriteSpec } from './spec-rewrite';
 import { cgroupStats, networkStats } from './stats';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Largest ReadStdout/ReadStderr reply: well under ttRPC's 4 MiB message limit. */
 export const MAX_READ = 2 * 1024 * 1024;
@@ -103,16 +103,17 @@ export class ContainerManager {
   }
 
   /** `signal` (the call's deadline) bounds the storage mounts. */
-  async create(req: Obj, signal?: AbortSignal): Promise<void> {
-    const id: string = req.container_id;
+  async create(req: CreateContainerRequest, signal?: AbortSignal): Promise<void> {
+    const id = req.container_id;
     if (this.containers.has(id) || this.#creating.has(id)) throw new RpcError(Code.ALREADY_EXISTS, `container ${id} already exists`);
     const sandbox = this.o.sandbox.current();
     if (!sandbox) throw new RpcError(Code.FAILED_PRECONDITION, `create container ${id}: no sandbox (CreateSandbox first)`);
-    if (!req.OCI) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: the request has no OCI spec`);
+    const oci = req.OCI;
+    if (!oci) throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: the request has no OCI spec`);
     this.#creating.add(id);
     try {
       this.o.prepareCgroups?.();
-      await this.#create(id, req, sandbox, signal);
+      await this.#create(id, req, oci, sandbox, signal);
     } catch (err) {
       // What a stalled step held back has returned: nothing of it is left.
       if (signal?.aborted) this.#log.info('create container given up by its call: undone', { container: id, error: err });
@@ -122,10 +123,10 @@ export class ContainerManager {
     }
   }
 
-  async #create(id: string, req: Obj, sandbox: Sandbox, signal: AbortSignal | undefined): Promise<void> {
+  async #create(id: string, req: CreateContainerRequest, oci: Spec, sandbox: Sandbox, signal: AbortSignal | undefined): Promise<void> {
     let spec: OciJson;
     try {
-      spec = specToOciJson(req.OCI);
+      spec = specToOciJson(oci);
     } catch (err) {
       throw new RpcError(Code.INVALID_ARGUMENT, `create container ${id}: bad OCI spec: ${(err as Error).message}`);
     }
@@ -146,12 +147,12 @@ export class ContainerManager {
     const stateDir = containerStateDir(id);
     let storagesTaken = false;
     try {
-      const storages = withShareRootfs((req.storages ?? []) as StorageSpec[], id, rootfs, this.o.sharedFsTag);
+      const storages = withShareRootfs(req.storages, id, rootfs, this.o.sharedFsTag);
       if (storages.length > 0) {
         storagesTaken = true;
         await this.o.storage.add(id, storages, signal);
       }
-      const devices = (req.devices ?? []) as KataDevice[];
+      const devices = req.devices;
       if (devices.length > 0) {
         const wait = { sysRoot: this.o.sysRoot ?? '/sys', devRoot: this.o.devRoot ?? '/dev', timeoutMs: this.o.hotplugTimeoutMs ?? 3000 };
         applyGuestDevices(spec, await resolveDevices(devices, wait));
@@ -210,7 +211,7 @@ export class ContainerManager {
     });
   }
 
-  async exec(id: string, execId: string, processSpec: Obj | null): Promise<void> {
+  async exec(id: string, execId: string, processSpec: Process | null): Promise<void> {
     const c = this.get(id);
     if (execId === id || c.execs.has(execId) || c.pendingExecs.has(execId)) {
       throw new RpcError(Code.ALREADY_EXISTS, `exec ${execId} of container ${id} already exists`);
@@ -353,7 +354,7 @@ export class ContainerManager {
     });
   }
 
-  async update(id: string, resources: Obj | null): Promise<void> {
+  async update(id: string, resources: LinuxResources | null): Promise<void> {
     const c = this.get(id);
     if (!resources) return;
     await c.lock.exclusive(async () => {
@@ -368,7 +369,7 @@ export class ContainerManager {
     });
   }
 
-  async stats(id: string): Promise<Obj> {
+  async stats(id: string): Promise<StatsContainerResponseInit> {
     const c = this.get(id);
     const [cgroup, network] = await Promise.all([cgroupStats(this.o.cgroupRoot, c.cgroupsPath), networkStats()]);
     return { cgroup_stats: cgroup, network_stats: network };

@@ -60,12 +60,12 @@ function convertScalar(protoType: string, value: unknown): unknown {
  * Converts one message object. Zero values are left out, as Go's omitempty does for the OCI
  * structs, so crun applies its own defaults rather than explicit zeros.
  */
-export function messageToOciJson(type: MessageType, obj: Record<string, unknown>): OciJson {
+export function messageToOciJson(type: MessageType, obj: object): OciJson {
   const out: OciJson = {};
   const required = REQUIRED_ZERO[type.fullName];
   for (const field of type.fieldsArray) {
     if (DROPPED.has(field.name)) continue;
-    let value = obj[field.name];
+    let value = (obj as Record<string, unknown>)[field.name];
     if ((value === undefined || value === null) && required?.has(field.name)) value = field.type === 'bool' ? false : 0;
     if (value === undefined || value === null) continue;
     const convert = (v: unknown): unknown =>
@@ -87,12 +87,12 @@ export function messageToOciJson(type: MessageType, obj: Record<string, unknown>
   return out;
 }
 
-export function specToOciJson(spec: Record<string, unknown>): OciJson {
+export function specToOciJson(spec: object): OciJson {
   return messageToOciJson(messageType('grpc.Spec'), spec);
 }
 
 /** LinuxResources (UpdateContainer) as OCI JSON. */
-export function resourcesToOciJson(resources: Record<string, unknown>): OciJson {
+export function resourcesToOciJson(resources: object): OciJson {
   return messageToOciJson(messageType('grpc.LinuxResources'), resources);
 }
 

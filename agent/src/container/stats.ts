@@ -2,8 +2,8 @@
 // kernel or cgroup lacks (a controller not enabled) leave their figures at zero.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { BlkioStatsEntry, CgroupStats, NetworkStats } from '../proto/messages.generated';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 async function readText(file: string): Promise<string | undefined> {
   try {
@@ -31,9 +31,9 @@ function parseSingle(text: string | undefined): bigint {
 
 const s = (v: bigint | undefined): string => String(v ?? 0n);
 
-function blkioEntries(text: string | undefined): { bytes: Obj[]; ios: Obj[] } {
-  const bytes: Obj[] = [];
-  const ios: Obj[] = [];
+function blkioEntries(text: string | undefined): { bytes: BlkioStatsEntry[]; ios: BlkioStatsEntry[] } {
+  const bytes: BlkioStatsEntry[] = [];
+  const ios: BlkioStatsEntry[] = [];
   for (const line of (text ?? '').split('\n')) {
     const [dev, ...fields] = line.trim().split(/\s+/);
     const m = /^(\d+):(\d+)$/.exec(dev ?? '');
@@ -46,7 +46,7 @@ function blkioEntries(text: string | undefined): { bytes: Obj[]; ios: Obj[] } {
   return { bytes, ios };
 }
 
-export async function cgroupStats(cgroupRoot: string, cgroupsPath: string): Promise<Obj> {
+export async function cgroupStats(cgroupRoot: string, cgroupsPath: string): Promise<CgroupStats> {
   const dir = path.join(cgroupRoot, cgroupsPath);
   const f = (name: string) => readText(path.join(dir, name));
   const [cpuStat, memCurrent, memMax, memPeak, memStat, memEvents, swapCurrent, swapMax, pidsCurrent, pidsMax, ioStat] = await Promise.all([
@@ -105,9 +105,9 @@ export async function cgroupStats(cgroupRoot: string, cgroupsPath: string): Prom
 }
 
 /** Interfaces of the guest network namespace (the one every container shares). */
-export async function networkStats(procNetDev = '/proc/net/dev'): Promise<Obj[]> {
+export async function networkStats(procNetDev = '/proc/net/dev'): Promise<NetworkStats[]> {
   const text = (await readText(procNetDev)) ?? '';
-  const out: Obj[] = [];
+  const out: NetworkStats[] = [];
   for (const line of text.split('\n').slice(2)) {
     const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
     if (!m) continue;

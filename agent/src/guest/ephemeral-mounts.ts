@@ -3,16 +3,13 @@
 // remounted in place with the new options (size=, mode=, nr_inodes= ...), keeping its files.
 import { MS_REMOUNT } from '../native/constants';
 import { mount } from '../native/mount';
+import type { Storage } from '../proto/messages.generated';
 import { parseMountOptions } from '../storage/mount-options';
 import { Code, RpcError } from '../ttrpc/status';
 import { readMountTable } from './mount-table';
 
-export interface EphemeralStorage {
-  driver: string;
-  fstype?: string;
-  options?: string[];
-  mount_point: string;
-}
+/** What a remount reads of a grpc.Storage. */
+export type EphemeralStorage = Pick<Storage, 'driver' | 'mount_point'> & Partial<Pick<Storage, 'fstype' | 'options'>>;
 
 export interface Remount {
   mountPoint: string;

@@ -1,13 +1,9 @@
 // CreateSandbox.kernel_modules: each loaded with modprobe and its parameters.
 import { execFile } from 'node:child_process';
+import type { KernelModule } from '../proto/messages.generated';
 import { Code, RpcError } from '../ttrpc/status';
 
-export interface KernelModuleSpec {
-  name: string;
-  parameters: string[];
-}
-
-export function loadKernelModule(mod: KernelModuleSpec, modprobe = 'modprobe'): Promise<void> {
+export function loadKernelModule(mod: KernelModule, modprobe = 'modprobe'): Promise<void> {
   if (!/^[A-Za-z0-9_-]+$/.test(mod.name)) {
     return Promise.reject(new RpcError(Code.INVALID_ARGUMENT, `load kernel module "${mod.name}": not a module name`));
   }

@@ -3,9 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from '../log/logger';
 import { sync } from '../native/system';
 import { SHARED_CONTAINERS } from '../paths';
+import type { CreateSandboxRequest } from '../proto/messages.generated';
 import type { StorageManagerApi } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
-import { Sandbox, type SandboxSpec } from './sandbox';
+import { Sandbox } from './sandbox';
 import { withSharedFs } from './shared-fs';
 
 export interface SandboxLifecycleOptions {
@@ -47,7 +48,7 @@ export class SandboxLifecycle implements SandboxLookup {
   }
 
   /** `signal` (the call's deadline) bounds the storage mounts. */
-  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
+  async create(spec: CreateSandboxRequest, signal?: AbortSignal): Promise<void> {
     if (this.#sandbox || this.#busy) throw new RpcError(Code.ALREADY_EXISTS, `create sandbox ${spec.sandbox_id}: a sandbox already exists`);
     this.#busy = true;
     try {

@@ -2,26 +2,17 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Logger } from '../log/logger';
 import { SANDBOX_DIR, SANDBOX_SHM } from '../paths';
-import type { StorageManagerApi, StorageSpec } from '../storage/types';
+import type { CreateSandboxRequest } from '../proto/messages.generated';
+import type { StorageManagerApi } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
 import type { SandboxNamespaces } from '../container/spec-rewrite';
 import { writeResolvConf } from './dns';
 import { type GuestHooks, readGuestHooks } from './guest-hooks';
-import { type KernelModuleSpec, loadKernelModule } from './kernel-modules';
+import { loadKernelModule } from './kernel-modules';
 import { NamespaceHolder } from './namespace-holder';
 
 /** The storage owner name of the pod's own storages. */
 export const SANDBOX_OWNER = 'sandbox';
-
-export interface SandboxSpec {
-  sandbox_id: string;
-  hostname: string;
-  dns: string[];
-  storages: StorageSpec[];
-  sandbox_pidns: boolean;
-  guest_hook_path: string;
-  kernel_modules: KernelModuleSpec[];
-}
 
 export interface SandboxOptions {
   storage: StorageManagerApi;
@@ -38,7 +29,8 @@ export class Sandbox {
   #sharedPidNs: string | undefined;
 
   private constructor(
-    readonly spec: SandboxSpec,
+    /** The pod's request, as CreateSandbox decoded it. */
+    readonly spec: CreateSandboxRequest,
     readonly holder: NamespaceHolder,
     readonly resolvConf: string | undefined,
     readonly shm: string | undefined,
@@ -46,7 +38,7 @@ export class Sandbox {
     readonly hooks: GuestHooks,
   ) {}
 
-  static async create(spec: SandboxSpec, opts: SandboxOptions): Promise<Sandbox> {
+  static async create(spec: CreateSandboxRequest, opts: SandboxOptions): Promise<Sandbox> {
     const log = opts.log.child({ subsystem: 'sandbox', sandbox: spec.sandbox_id });
     for (const mod of spec.kernel_modules) await loadKernelModule(mod, opts.modprobe);
     const hooks = spec.guest_hook_path ? await readGuestHooks(spec.guest_hook_path) : {};

@@ -19,7 +19,7 @@ const noStorage = (storages: StorageSpec[], mountPoint: string) => !storages.som
  */
 export function withSharedFs(storages: StorageSpec[], tag: string | undefined): StorageSpec[] {
   if (!tag || !noStorage(storages, SHARED_CONTAINERS) || !noStorage(storages, SHARED_FS_MOUNT)) return storages;
-  const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: tag, fstype: 'virtiofs', options: [], mount_point: SHARED_FS_MOUNT, fs_group: null };
+  const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: tag, fstype: 'virtiofs', options: [], mount_point: SHARED_FS_MOUNT, fs_group: null, shared: false };
   return [share, ...storages];
 }
 
@@ -31,6 +31,6 @@ export function withShareRootfs(storages: StorageSpec[], containerId: string, ro
   const place = sharedRootfs(containerId);
   if (!tag || path.resolve('/', rootfs) !== place) return storages;
   if (!noStorage(storages, place) || !noStorage(storages, path.dirname(place))) return storages;
-  const bind: StorageSpec = { driver: 'watchable-bind', driver_options: [], source: `${SHARED_FS_MOUNT}/${containerId}/rootfs`, fstype: 'bind', options: [], mount_point: place, fs_group: null };
+  const bind: StorageSpec = { driver: 'watchable-bind', driver_options: [], source: `${SHARED_FS_MOUNT}/${containerId}/rootfs`, fstype: 'bind', options: [], mount_point: place, fs_group: null, shared: false };
   return [...storages, bind];
 }

@@ -1,6 +1,6 @@
 // AgentService handlers for the pod and its containers: check ids, call the domain modules
 // (sandbox/, container/), and map their failures to a status here, in one place.
-import { copyFile, type CopyFileRequest } from '../container/copy-file';
+import { copyFile } from '../container/copy-file';
 import type { ContainerManager } from '../container/manager';
 import type { OomEvents } from '../container/oom-events';
 import { EndOfOutput } from '../container/output-stream';
@@ -9,9 +9,8 @@ import type { Logger } from '../log/logger';
 import { isChildSubreaper, isPid1 } from '../native/orphan-reaper';
 import { isValidId } from '../paths';
 import type { SandboxLifecycle } from '../sandbox/lifecycle';
-import type { SandboxSpec } from '../sandbox/sandbox';
 import { Code, RpcError } from '../ttrpc/status';
-import type { Message, TypedHandler } from './typed';
+import type { AgentServiceImpl, Handler } from './typed';
 
 export interface ContainerServiceDeps {
   log: Logger;
@@ -36,7 +35,7 @@ function toRpcError(method: string, err: unknown): unknown {
   return err; // errno errors map through statusFromError (ENOENT -> NOT_FOUND ...)
 }
 
-function guarded(method: string, fn: TypedHandler): TypedHandler {
+function guarded<M extends keyof AgentServiceImpl>(method: M, fn: Handler<M>): Handler<M> {
   return async (req, ctx) => {
     try {
       return await fn(req, ctx);
@@ -46,7 +45,16 @@ function guarded(method: string, fn: TypedHandler): TypedHandler {
   };
 }
 
-export function createContainerService(deps: ContainerServiceDeps): Record<string, TypedHandler> {
+/** Each handler of `handlers` behind guarded(). */
+function guardAll<T extends AgentServiceImpl>(handlers: T): T {
+  const out: AgentServiceImpl = {};
+  for (const name of Object.keys(handlers) as Array<keyof AgentServiceImpl>) {
+    (out as Record<string, unknown>)[name] = guarded(name, handlers[name] as Handler<typeof name>);
+  }
+  return out as T;
+}
+
+export function createContainerService(deps: ContainerServiceDeps) {
   const { log, containers, sandbox, oom } = deps;
   // crun leaves container processes to us; without being PID 1 or a subreaper (OrphanReaper
   // started) they go to another init and their exit statuses are lost. Checked when the first
@@ -61,15 +69,15 @@ export function createContainerService(deps: ContainerServiceDeps): Record<strin
     }
   };
 
-  const cid = (r: Message) => checkId('container', r.container_id);
-  const eid = (r: Message) => checkId('exec', r.exec_id, true);
+  const cid = (r: { container_id: string }) => checkId('container', r.container_id);
+  const eid = (r: { exec_id: string }) => checkId('exec', r.exec_id, true);
   const empty = {};
 
-  const handlers: Record<string, TypedHandler> = {
+  return guardAll({
     CreateSandbox: async (r, ctx) => {
       checkReaping();
       if (r.sandbox_id) checkId('sandbox', r.sandbox_id);
-      await sandbox.create(r as SandboxSpec, ctx.signal);
+      await sandbox.create(r, ctx.signal);
       return empty;
     },
     DestroySandbox: async () => {
@@ -88,7 +96,7 @@ export function createContainerService(deps: ContainerServiceDeps): Record<strin
       return empty;
     },
     RemoveContainer: async (r) => {
-      await containers.remove(cid(r), Number(r.timeout));
+      await containers.remove(cid(r), r.timeout);
       return empty;
     },
     ExecProcess: async (r) => {
@@ -96,7 +104,7 @@ export function createContainerService(deps: ContainerServiceDeps): Record<strin
       return empty;
     },
     SignalProcess: async (r) => {
-      await containers.signal(cid(r), eid(r), Number(r.signal));
+      await containers.signal(cid(r), eid(r), r.signal);
       return empty;
     },
     WaitProcess: async (r) => ({ status: await containers.wait(cid(r), eid(r)) }),
@@ -113,24 +121,21 @@ export function createContainerService(deps: ContainerServiceDeps): Record<strin
       await containers.resume(cid(r));
       return empty;
     },
-    WriteStdin: async (r) => ({ len: await containers.write(cid(r), eid(r), r.data as Buffer) }),
-    ReadStdout: async (r) => ({ data: await containers.read(cid(r), eid(r), 'stdout', Number(r.len)) }),
-    ReadStderr: async (r) => ({ data: await containers.read(cid(r), eid(r), 'stderr', Number(r.len)) }),
+    WriteStdin: async (r) => ({ len: await containers.write(cid(r), eid(r), r.data) }),
+    ReadStdout: async (r) => ({ data: await containers.read(cid(r), eid(r), 'stdout', r.len) }),
+    ReadStderr: async (r) => ({ data: await containers.read(cid(r), eid(r), 'stderr', r.len) }),
     CloseStdin: (r) => {
       containers.closeStdin(cid(r), eid(r));
       return empty;
     },
     TtyWinResize: (r) => {
-      containers.resizeTty(cid(r), eid(r), Number(r.row), Number(r.column));
+      containers.resizeTty(cid(r), eid(r), r.row, r.column);
       return empty;
     },
     GetOOMEvent: async (_r, ctx) => ({ container_id: await oom.next(ctx.signal) }),
     CopyFile: async (r) => {
-      await copyFile(r as CopyFileRequest);
+      await copyFile(r);
       return empty;
     },
-  };
-  const out: Record<string, TypedHandler> = {};
-  for (const [name, fn] of Object.entries(handlers)) out[name] = guarded(name, fn);
-  return out;
+  } satisfies AgentServiceImpl);
 }

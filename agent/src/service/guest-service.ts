@@ -4,7 +4,7 @@
 import type { AgentConfig } from '../config/config';
 import { reseedRandom, setGuestDateTime } from '../guest/clock-entropy';
 import { diagnosticData, RecentLogLines } from '../guest/diagnostics';
-import { type EphemeralStorage, updateEphemeralMounts } from '../guest/ephemeral-mounts';
+import { updateEphemeralMounts } from '../guest/ephemeral-mounts';
 import { guestDetails } from '../guest/guest-details';
 import { probeMemory } from '../guest/mem-hotplug';
 import { onlineCpuMem } from '../guest/online-cpu-mem';
@@ -17,7 +17,7 @@ import type { PolicyHolder } from '../policy';
 import { waitForVirtioBlkByPciPath } from '../storage/block-devices';
 import { GuestPathConfinement } from '../storage/confinement';
 import { Code, RpcError } from '../ttrpc/status';
-import type { TypedHandler } from './typed';
+import type { AgentServiceImpl, Handler } from './typed';
 
 export interface GuestServiceDeps {
   log: Logger;
@@ -51,13 +51,13 @@ function defaultSwapResolver(deps: GuestServiceDeps): SwapDeviceResolver {
     });
 }
 
-function memAgentUnsupported(method: string): TypedHandler {
+function memAgentUnsupported<M extends 'MemAgentMemcgSet' | 'MemAgentCompactSet'>(method: M): Handler<M> {
   return () => {
     throw new RpcError(Code.UNIMPLEMENTED, `${method}: this agent has no mem-agent (memcg reclaim and compaction daemon); nothing was changed`);
   };
 }
 
-export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, TypedHandler> {
+export function guestServiceHandlers(deps: GuestServiceDeps) {
   const log = deps.log.child({ subsystem: 'guest' });
   const metrics = new MetricsSource({ rpc: deps.rpcMetrics, procRoot: deps.procRoot });
   let recentLogs = deps.recentLogs;
@@ -123,7 +123,7 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
     },
 
     UpdateEphemeralMounts: async (r) => {
-      const storages = (r.storages ?? []) as EphemeralStorage[];
+      const storages = r.storages;
       for (const [i, s] of storages.entries()) confinement.check('mount point', s.mount_point, `UpdateEphemeralMounts: storage ${i}`);
       const done = await updateEphemeralMounts(storages);
       log.info('ephemeral mounts updated', { mounts: done });
@@ -145,5 +145,5 @@ export function guestServiceHandlers(deps: GuestServiceDeps): Record<string, Typ
       log.info('policy set', { rules: policy.document.rules.length, default: policy.document.defaultAction });
       return empty;
     },
-  };
+  } satisfies AgentServiceImpl;
 }

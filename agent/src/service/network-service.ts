@@ -4,9 +4,8 @@
 import type { Logger } from '../log/logger';
 import { restoreIptables, saveIptables } from '../network/iptables';
 import { GuestNetwork } from '../network/network';
-import type { PbARPNeighbor, PbInterface, PbRoute } from '../network/types';
 import { Code, RpcError } from '../ttrpc/status';
-import type { TypedHandler } from './typed';
+import type { AgentServiceImpl } from './typed';
 
 export interface NetworkServiceDeps {
   log: Logger;
@@ -17,25 +16,25 @@ export interface NetworkServiceDeps {
 }
 
 /** The handlers to pass to startAgent as (part of) `agentImpl`. */
-export function networkServiceHandlers(deps: NetworkServiceDeps): Record<string, TypedHandler> {
+export function networkServiceHandlers(deps: NetworkServiceDeps) {
   const log = deps.log.child({ subsystem: 'network' });
   let network = deps.network;
   const net = (): GuestNetwork => (network ??= new GuestNetwork({ log, hotplugTimeoutMs: deps.hotplugTimeoutMs }));
   const empty = {};
   return {
-    UpdateInterface: (r) => net().updateInterface(r.interface as PbInterface | null),
+    UpdateInterface: (r) => net().updateInterface(r.interface),
     UpdateRoutes: async (r) => {
       if (!r.routes) throw new RpcError(Code.INVALID_ARGUMENT, 'update routes: the request carries no routes');
-      return { Routes: await net().updateRoutes(r.routes.Routes as PbRoute[]) };
+      return { Routes: await net().updateRoutes(r.routes.Routes) };
     },
     ListInterfaces: async () => ({ Interfaces: await net().listInterfaces() }),
     ListRoutes: async () => ({ Routes: await net().listRoutes() }),
     AddARPNeighbors: async (r) => {
       if (!r.neighbors) throw new RpcError(Code.INVALID_ARGUMENT, 'add ARP neighbours: the request carries no neighbours');
-      await net().addArpNeighbors(r.neighbors.ARPNeighbors as PbARPNeighbor[]);
+      await net().addArpNeighbors(r.neighbors.ARPNeighbors);
       return empty;
     },
     GetIPTables: async (r) => ({ data: await saveIptables(r.is_ipv6 === true) }),
     SetIPTables: async (r) => ({ data: await restoreIptables(r.is_ipv6 === true, Buffer.from(r.data ?? [])) }),
-  };
+  } satisfies AgentServiceImpl;
 }

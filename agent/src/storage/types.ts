@@ -1,18 +1,10 @@
 // The contract between the storage layer and its users (sandbox and containers).
 import type { Logger } from '../log/logger';
+import type { Storage } from '../proto/messages.generated';
 import type { GuestPathConfinement } from './confinement';
 
 /** grpc.Storage as decoded (proto field names). */
-export interface StorageSpec {
-  driver: string;
-  driver_options: string[];
-  source: string;
-  fstype: string;
-  options: string[];
-  mount_point: string;
-  fs_group: { group_id: number; group_change_policy: string } | null;
-  shared?: boolean;
-}
+export type StorageSpec = Storage;
 
 export interface StorageManagerOptions {
   log: Logger;
