@@ -4,11 +4,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type CtlIo, UsageError } from './command';
+import type { CreateContainerRequestInit, SpecInit, StorageInit } from '../src/proto/messages.generated';
 import { parseJson } from './inputs';
 import { defaultSpec, ociJsonToSpec, parseOciJson } from './oci-spec';
 import { planRootfs, ROOTFS_OPTIONS, ROOTFS_SYNOPSIS, type RootfsOptions } from './rootfs';
-
-type Obj = Record<string, unknown>;
 
 export const CREATE_OPTIONS = {
   bundle: { type: 'string' },
@@ -33,7 +32,7 @@ export interface CreateOptions extends RootfsOptions {
   storage?: string[];
 }
 
-function readBundleSpec(bundle: string, io: CtlIo): Obj {
+function readBundleSpec(bundle: string, io: CtlIo): SpecInit {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
@@ -59,26 +58,27 @@ function readBundleSpec(bundle: string, io: CtlIo): Obj {
   return spec;
 }
 
-export function buildCreateRequest(containerId: string, opts: CreateOptions, command: string[] | undefined, io: CtlIo): Obj {
-  let spec: Obj;
+export function buildCreateRequest(containerId: string, opts: CreateOptions, command: string[] | undefined, io: CtlIo): CreateContainerRequestInit {
+  let spec: SpecInit;
   let bundleRoot: string | undefined;
   if (opts.bundle) {
     spec = readBundleSpec(opts.bundle, io);
-    const root = spec.Root as Obj | undefined;
+    const root = spec.Root;
     bundleRoot = path.resolve(opts.bundle, typeof root?.Path === 'string' && root.Path ? root.Path : 'rootfs');
   } else {
     if (!command?.length) throw new UsageError('without --bundle, give the command to run after "--"');
     spec = defaultSpec({ args: command });
   }
-  const proc = { ...((spec.Process as Obj | undefined) ?? {}) };
+  const proc = { ...spec.Process };
   if (command?.length) proc.Args = command;
   if (opts.tty !== undefined) proc.Terminal = opts.tty;
-  if (opts.env?.length) proc.Env = [...((proc.Env as string[] | undefined) ?? []), ...opts.env];
+  if (opts.env?.length) proc.Env = [...(proc.Env ?? []), ...opts.env];
   if (opts.cwd) proc.Cwd = opts.cwd;
-  if (!(proc.Args as string[] | undefined)?.length) throw new UsageError('the container has no command: config.json process.args is empty and none was given after "--"');
+  if (!proc.Args?.length) throw new UsageError('the container has no command: config.json process.args is empty and none was given after "--"');
   spec.Process = proc;
   const rootfs = planRootfs(containerId, opts, bundleRoot);
-  spec.Root = { ...((spec.Root as Obj | undefined) ?? {}), Path: rootfs.rootPath };
-  const storages = [...rootfs.storages, ...(opts.storage ?? []).map((s) => parseJson(s, 'storage') as Obj)];
+  spec.Root = { ...spec.Root, Path: rootfs.rootPath };
+  // --storage JSON is checked by encodeMessage, which names a bad field.
+  const storages = [...rootfs.storages, ...(opts.storage ?? []).map((s) => parseJson(s, 'storage') as StorageInit)];
   return { container_id: containerId, exec_id: containerId, OCI: spec, storages, sandbox_pidns: opts.pidns === true };
 }

@@ -4,6 +4,7 @@
 // without a bundle.
 import { jsonName } from '../src/container/oci-json';
 import { SANDBOX_SHM } from '../src/paths';
+import type { LinuxResourcesInit, ProcessInit, SpecInit } from '../src/proto/messages.generated';
 import { INT64_TYPES, type MessageType, messageType, setEntry } from '../src/proto/schema';
 
 type Obj = Record<string, unknown>;
@@ -17,20 +18,21 @@ export function parseOciJson(text: string): unknown {
   return JSON.parse(quoted);
 }
 
-export interface SpecConversion {
-  spec: Obj;
+export interface SpecConversion<T> {
+  /** Built field by field from the schema: a message of its type by construction. */
+  spec: T;
   /** JSON paths of config.json members grpc.Spec has no field for (left out). */
   dropped: string[];
 }
 
-export function ociJsonToSpec(json: unknown): SpecConversion {
+export function ociJsonToSpec(json: unknown): SpecConversion<SpecInit> {
   const dropped: string[] = [];
   const spec = ociJsonToMessage(messageType('grpc.Spec'), json, '', dropped);
   return { spec, dropped };
 }
 
 /** linux.resources in OCI JSON as grpc.LinuxResources (UpdateContainer). */
-export function ociJsonToResources(json: unknown): SpecConversion {
+export function ociJsonToResources(json: unknown): SpecConversion<LinuxResourcesInit> {
   const dropped: string[] = [];
   const spec = ociJsonToMessage(messageType('grpc.LinuxResources'), json, 'resources', dropped);
   return { spec, dropped };
@@ -89,7 +91,7 @@ export interface ProcessOptions {
 }
 
 /** A grpc.Process (ExecProcess, or the default spec's init). */
-export function processSpec(opts: ProcessOptions): Obj {
+export function processSpec(opts: ProcessOptions): ProcessInit {
   const caps = DEFAULT_CAPABILITIES;
   return {
     Terminal: opts.terminal ?? false,
@@ -103,7 +105,7 @@ export function processSpec(opts: ProcessOptions): Obj {
 }
 
 /** A grpc.Spec for a container made without a bundle: the usual mounts and namespaces. */
-export function defaultSpec(process: ProcessOptions): Obj {
+export function defaultSpec(process: ProcessOptions): SpecInit {
   return {
     Version: '1.0.2',
     Process: processSpec(process),

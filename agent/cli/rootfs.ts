@@ -9,9 +9,8 @@
 //  - a path the agent can see as it is (an agent on the same machine, or a path in the guest).
 import path from 'node:path';
 import { SHARED_CONTAINERS, SHARED_FS_TAG, sharedRootfs } from '../src/paths';
+import type { StorageInit } from '../src/proto/messages.generated';
 import { UsageError } from './command';
-
-type Obj = Record<string, unknown>;
 
 export interface RootfsOptions {
   rootfs?: string;
@@ -32,7 +31,7 @@ export const ROOTFS_OPTIONS = {
 export const ROOTFS_SYNOPSIS = '[--rootfs PATH | --rootfs-blk PCI_PATH[:FSTYPE] [--rootfs-subdir DIR] | --rootfs-9p TAG | --rootfs-virtiofs]';
 
 export interface RootfsPlan {
-  storages: Obj[];
+  storages: StorageInit[];
   rootPath: string;
 }
 

@@ -2,8 +2,14 @@
 // the CLI applies: --timeout for ordinary calls; calls that wait on the guest (WaitProcess,
 // Read*, GetOOMEvent) have none unless --timeout was given, since a process may run for hours.
 import { AgentClient, type Message, type OutputStreamName, resolveMethod } from '../src/client/agent-client';
+import type { AgentServiceMethods } from '../src/proto/messages.generated';
 import { messageToJson } from '../src/proto/schema';
 import { UsageError } from './command';
+
+type AgentMethod = keyof AgentServiceMethods;
+
+/** The request type of an AgentService method; of another service's ("Health/Check"), any object. */
+type RequestOf<M extends string> = M extends AgentMethod ? AgentServiceMethods[M]['requestInit'] : Message;
 
 export interface SessionOptions {
   addr: string | undefined;
@@ -35,10 +41,13 @@ export class AgentSession {
     return opts.blocking && !this.opts.explicitTimeout ? 0 : this.opts.timeoutMs;
   }
 
-  /** Request and reply in handler shape: proto field names, 64-bit as strings, bytes as Buffers. */
-  async request<T extends Message = Message>(method: string, req: Message = {}, opts: RequestOptions = {}): Promise<T> {
+  /**
+   * An AgentService call: the request as encodeMessage takes it, the reply as decoded (proto
+   * field names, 64-bit as strings, bytes as Buffers), both typed by the method.
+   */
+  async request<M extends AgentMethod>(method: M, req?: AgentServiceMethods[M]['requestInit'], opts: RequestOptions = {}): Promise<AgentServiceMethods[M]['response']> {
     const client = await this.client();
-    return client.request<T>(method, req, { timeoutMs: this.#deadline(opts) });
+    return client.request<AgentServiceMethods[M]['response']>(method, req ?? {}, { timeoutMs: this.#deadline(opts) });
   }
 
   /** The next output of a process, or null at its end; waits on the guest (blocking). */
@@ -48,8 +57,9 @@ export class AgentSession {
   }
 
   /** Same request; the reply as proto-JSON (defaults left out, bytes as base64), for printing. */
-  async requestJson(method: string, req: Message = {}, opts: RequestOptions = {}): Promise<Message> {
-    const reply = await this.request(method, req, opts);
+  async requestJson<M extends string>(method: M, req?: RequestOf<M>, opts: RequestOptions = {}): Promise<Message> {
+    const client = await this.client();
+    const reply = await client.request(method, req ?? {}, { timeoutMs: this.#deadline(opts) });
     return messageToJson(resolveMethod(method).responseType, reply);
   }
 

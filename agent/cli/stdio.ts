@@ -1,6 +1,6 @@
 // A process's standard streams through the agent's pull calls: ReadStdout/ReadStderr until the
 // end of output (an OUT_OF_RANGE status, or an empty reply from Kata's agent >= 3.27), WriteStdin until every byte is taken, CloseStdin at the end of input.
-import type { Message, OutputStreamName } from '../src/client/agent-client';
+import type { OutputStreamName } from '../src/client/agent-client';
 import type { AgentSession } from './session';
 
 /** Bytes per read call: large enough that fast output needs few round trips. */
@@ -21,7 +21,7 @@ export async function drainOutput(session: AgentSession, containerId: string, ex
 export async function writeInput(session: AgentSession, containerId: string, execId: string, data: Buffer): Promise<void> {
   let offset = 0;
   while (offset < data.length) {
-    const { len } = await session.request<{ len: number }>('WriteStdin', { container_id: containerId, exec_id: execId, data: data.subarray(offset) } as Message, { blocking: true });
+    const { len } = await session.request('WriteStdin', { container_id: containerId, exec_id: execId, data: data.subarray(offset) }, { blocking: true });
     if (len === 0) throw new Error(`write stdin of ${execId || containerId}: the agent took no bytes`);
     offset += len;
   }
@@ -54,6 +54,6 @@ export async function attachAndWait(
   // Not waited for: a process may exit without reading its input to the end.
   if (opts.input) void pumpInput(session, containerId, execId, opts.input).catch(() => undefined);
   await Promise.all(streams);
-  const { status } = await session.request<{ status: number }>('WaitProcess', { container_id: containerId, exec_id: execId }, { blocking: true });
+  const { status } = await session.request('WaitProcess', { container_id: containerId, exec_id: execId }, { blocking: true });
   return status;
 }

@@ -1,10 +1,9 @@
 // container create / start / rm / pause / resume / stats / update.
 import { type Command, type CommandContext, parseCommandArgs, parseCount, printJson, takePositionals, UsageError } from '../command';
 import { buildCreateRequest, COMMAND_SYNOPSIS, CREATE_OPTIONS, CREATE_SYNOPSIS } from '../container-request';
+import type { LinuxCPUInit, LinuxResourcesInit } from '../../src/proto/messages.generated';
 import { readJsonFile } from '../inputs';
 import { ociJsonToResources } from '../oci-spec';
-
-type Obj = Record<string, unknown>;
 
 const create: Command = {
   words: ['container', 'create'],
@@ -48,17 +47,17 @@ const remove: Command = {
 };
 
 /** Resource flags as grpc.LinuxResources (Go field names, 64-bit values as strings). */
-function resourcesFromFlags(cmd: Command, v: Record<string, string | undefined>): Obj {
+function resourcesFromFlags(cmd: Command, v: Record<string, string | undefined>): LinuxResourcesInit {
   const int = (name: string, signed = false): string | undefined => {
     const text = v[name];
     if (text === undefined) return undefined;
     if (!(signed ? /^-?\d+$/ : /^\d+$/).test(text)) throw new UsageError(`${cmd.words.join(' ')}: --${name} must be an integer, not "${text}"`);
     return text;
   };
-  const out: Obj = {};
+  const out: LinuxResourcesInit = {};
   const memory = int('memory', true);
   if (memory !== undefined) out.Memory = { Limit: memory };
-  const cpu: Obj = {};
+  const cpu: LinuxCPUInit = {};
   if (int('cpu-quota', true) !== undefined) cpu.Quota = v['cpu-quota'];
   if (int('cpu-period') !== undefined) cpu.Period = v['cpu-period'];
   if (int('cpu-shares') !== undefined) cpu.Shares = v['cpu-shares'];
@@ -84,14 +83,17 @@ const update: Command = {
       'pids-limit': { type: 'string' },
     });
     const [cid] = takePositionals(this, positionals, ['CID']);
-    let resources: Obj = {};
+    let resources: LinuxResourcesInit = {};
     if (values.resources) {
       const { spec, dropped } = ociJsonToResources(await readJsonFile(values.resources, ctx.io.stdin, 'resources'));
       if (dropped.length > 0) ctx.io.stderr(`agent-ctl: not carried by Kata's LinuxResources, left out: ${dropped.join(', ')}\n`);
       resources = spec;
     }
     const flags = resourcesFromFlags(this, values);
-    for (const [k, v] of Object.entries(flags)) resources[k] = { ...((resources[k] as Obj | undefined) ?? {}), ...(v as Obj) };
+    // A flag changes its figure of the file's section and keeps the others.
+    if (flags.Memory) resources = { ...resources, Memory: { ...resources.Memory, ...flags.Memory } };
+    if (flags.CPU) resources = { ...resources, CPU: { ...resources.CPU, ...flags.CPU } };
+    if (flags.Pids) resources = { ...resources, Pids: { ...resources.Pids, ...flags.Pids } };
     if (Object.keys(resources).length === 0) throw new UsageError('container update: nothing to change: give --resources FILE or a resource flag');
     await ctx.session.request('UpdateContainer', { container_id: cid, resources });
     return 0;

@@ -111,7 +111,7 @@ const metrics: Command = {
   summary: 'GetMetrics: Prometheus text',
   async run(ctx) {
     takePositionals(this, parseCommandArgs(this, ctx.argv, {}).positionals, []);
-    const { metrics: text } = await ctx.session.request<{ metrics: string }>('GetMetrics');
+    const { metrics: text } = await ctx.session.request('GetMetrics');
     ctx.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
     return 0;
   },
@@ -125,7 +125,7 @@ const oomEvent: Command = {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, { follow: { type: 'boolean', short: 'f' } });
     takePositionals(this, positionals, []);
     do {
-      const { container_id } = await ctx.session.request<{ container_id: string }>('GetOOMEvent', {}, { blocking: true });
+      const { container_id } = await ctx.session.request('GetOOMEvent', {}, { blocking: true });
       ctx.io.stdout(`${container_id}\n`);
     } while (values.follow);
     return 0;
@@ -150,7 +150,7 @@ const diagnostics: Command = {
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, { 'log-type': { type: 'string' }, container: { type: 'string' } });
     takePositionals(this, positionals, []);
-    const { data } = await ctx.session.request<{ data: string }>('GetDiagnosticData', { log_type: values['log-type'] ?? '', container_id: values.container ?? '' });
+    const { data } = await ctx.session.request('GetDiagnosticData', { log_type: values['log-type'] ?? '', container_id: values.container ?? '' });
     ctx.io.stdout(data.endsWith('\n') || data === '' ? data : `${data}\n`);
     return 0;
   },

@@ -1,6 +1,7 @@
 // net: the guest's interfaces, routes, ARP neighbours and iptables rules. Update commands take
 // JSON in the agent's proto-JSON form (types.Interface, types.Route, types.ARPNeighbor).
 import { type Command, parseCommandArgs, printJson, takePositionals, UsageError } from '../command';
+import type { ARPNeighborInit, InterfaceInit, RouteInit } from '../../src/proto/messages.generated';
 import { readJsonFile, readSource } from '../inputs';
 
 type Obj = Record<string, unknown>;
@@ -20,14 +21,15 @@ function list(word: string, method: string, summary: string): Command {
 
 /**
  * The list a file holds, in any of the shapes people write: a bare array, the list message
- * ({"Routes": [...]}) or the whole request ({"routes": {"Routes": [...]}}).
+ * ({"Routes": [...]}) or the whole request ({"routes": {"Routes": [...]}}). Its items are
+ * typed as the messages they should be; encodeMessage checks them and names a bad field.
  */
-function listFrom(value: Obj | unknown[], requestKey: string, listKey: string): unknown[] {
-  if (Array.isArray(value)) return value;
+function listFrom<T>(value: Obj | unknown[], requestKey: string, listKey: string): T[] {
+  if (Array.isArray(value)) return value as T[];
   const inner = (value[requestKey] as Obj | undefined) ?? value;
   const items = inner[listKey];
   if (!Array.isArray(items)) throw new UsageError(`expected a JSON array, {"${listKey}": [...]} or {"${requestKey}": {"${listKey}": [...]}}`);
-  return items;
+  return items as T[];
 }
 
 const updateInterface: Command = {
@@ -38,7 +40,7 @@ const updateInterface: Command = {
     const [file] = takePositionals(this, parseCommandArgs(this, ctx.argv, {}).positionals, ['FILE']);
     const value = await readJsonFile(file!, ctx.io.stdin, 'interface');
     if (Array.isArray(value)) throw new UsageError('net update-interface: expected one interface object, not an array');
-    const iface = 'interface' in value ? value.interface : value;
+    const iface = ('interface' in value ? value.interface : value) as InterfaceInit;
     printJson(ctx.io, await ctx.session.requestJson('UpdateInterface', { interface: iface }));
     return 0;
   },
@@ -50,7 +52,7 @@ const updateRoutes: Command = {
   summary: 'UpdateRoutes: replace the routes with a JSON list of types.Route; prints the result',
   async run(ctx) {
     const [file] = takePositionals(this, parseCommandArgs(this, ctx.argv, {}).positionals, ['FILE']);
-    const routes = listFrom(await readJsonFile(file!, ctx.io.stdin, 'routes'), 'routes', 'Routes');
+    const routes = listFrom<RouteInit>(await readJsonFile(file!, ctx.io.stdin, 'routes'), 'routes', 'Routes');
     printJson(ctx.io, await ctx.session.requestJson('UpdateRoutes', { routes: { Routes: routes } }));
     return 0;
   },
@@ -62,7 +64,7 @@ const arp: Command = {
   summary: 'AddARPNeighbors from a JSON list of types.ARPNeighbor',
   async run(ctx) {
     const [file] = takePositionals(this, parseCommandArgs(this, ctx.argv, {}).positionals, ['FILE']);
-    const neighbours = listFrom(await readJsonFile(file!, ctx.io.stdin, 'neighbours'), 'neighbors', 'ARPNeighbors');
+    const neighbours = listFrom<ARPNeighborInit>(await readJsonFile(file!, ctx.io.stdin, 'neighbours'), 'neighbors', 'ARPNeighbors');
     await ctx.session.request('AddARPNeighbors', { neighbors: { ARPNeighbors: neighbours } });
     return 0;
   },
@@ -75,7 +77,7 @@ const iptablesGet: Command = {
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, { ipv6: { type: 'boolean', short: '6' } });
     takePositionals(this, positionals, []);
-    const { data } = await ctx.session.request<{ data: Buffer }>('GetIPTables', { is_ipv6: values.ipv6 === true });
+    const { data } = await ctx.session.request('GetIPTables', { is_ipv6: values.ipv6 === true });
     ctx.io.stdout(data);
     return 0;
   },
@@ -89,7 +91,7 @@ const iptablesSet: Command = {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, { ipv6: { type: 'boolean', short: '6' } });
     const [file] = takePositionals(this, positionals, ['FILE']);
     const rules = await readSource(file!, ctx.io.stdin);
-    const { data } = await ctx.session.request<{ data: Buffer }>('SetIPTables', { is_ipv6: values.ipv6 === true, data: rules });
+    const { data } = await ctx.session.request('SetIPTables', { is_ipv6: values.ipv6 === true, data: rules });
     ctx.io.stdout(data);
     return 0;
   },

@@ -50,7 +50,7 @@ const wait: Command = {
   summary: 'WaitProcess: prints {"status": N} (exit code, or 128+N when killed by signal N)',
   async run(ctx) {
     const [cid, execId = ''] = takePositionals(this, parseCommandArgs(this, ctx.argv, {}).positionals, ['CID'], ['EXEC']);
-    const { status } = await ctx.session.request<{ status: number }>('WaitProcess', { container_id: cid, exec_id: execId }, { blocking: true });
+    const { status } = await ctx.session.request('WaitProcess', { container_id: cid, exec_id: execId }, { blocking: true });
     printJson(ctx.io, { status });
     return 0;
   },

@@ -1,14 +1,13 @@
 // sandbox create / destroy: the pod, as a Kata runtime opens and closes it.
 import { SANDBOX_SHM, SHARED_CONTAINERS, SHARED_FS_TAG } from '../../src/paths';
 import { type Command, parseCommandArgs, takePositionals, UsageError } from '../command';
+import type { KernelModuleInit, StorageInit } from '../../src/proto/messages.generated';
 import { parseJson } from '../inputs';
-
-type Obj = Record<string, unknown>;
 
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
 
 /** The pod-wide share of container rootfs and volumes (Kata's shared_fs setting). */
-function sharedFsStorage(kind: string): Obj | undefined {
+function sharedFsStorage(kind: string): StorageInit | undefined {
   switch (kind) {
     case 'none':
       return undefined;
@@ -27,7 +26,7 @@ function dnsLine(value: string): string {
 }
 
 /** NAME or NAME:key=value,key=value (modprobe parameters). */
-function kernelModule(value: string): Obj {
+function kernelModule(value: string): KernelModuleInit {
   const colon = value.indexOf(':');
   const name = colon < 0 ? value : value.slice(0, colon);
   const params = colon < 0 ? '' : value.slice(colon + 1);
@@ -51,7 +50,7 @@ const create: Command = {
       storage: { type: 'string', multiple: true },
     });
     takePositionals(this, positionals, []);
-    const storages: Obj[] = [];
+    const storages: StorageInit[] = [];
     const shared = sharedFsStorage(values['shared-fs'] ?? 'none');
     if (shared) storages.push(shared);
     const shm = values['shm-size'] ?? String(DEFAULT_SHM_BYTES);
@@ -59,7 +58,8 @@ const create: Command = {
     if (shm !== '0') {
       storages.push({ driver: 'ephemeral', source: 'shm', fstype: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'mode=1777', `size=${shm}`], mount_point: SANDBOX_SHM });
     }
-    for (const s of values.storage ?? []) storages.push(parseJson(s, 'storage') as Obj);
+    // --storage JSON is checked by encodeMessage, which names a bad field.
+    for (const s of values.storage ?? []) storages.push(parseJson(s, 'storage') as StorageInit);
     await ctx.session.request('CreateSandbox', {
       hostname: values.hostname ?? '',
       dns: (values.dns ?? []).map(dnsLine),

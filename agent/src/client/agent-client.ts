@@ -47,7 +47,7 @@ export class AgentClient {
   }
 
   /** Calls a method with a request object in handler shape (proto field names). */
-  async request<T extends Message = Message>(method: string, req: Message = {}, opts?: CallOptions): Promise<T> {
+  async request<T extends object = Message>(method: string, req: object = {}, opts?: CallOptions): Promise<T> {
     const info = resolveMethod(method);
     const payload = encodeMessage(info.requestType, req);
     const reply = await this.ttrpc.call(info.service, info.method, payload, opts);
