@@ -8,12 +8,12 @@ import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
 import { mountAt } from '../../agent/src/storage/mountinfo';
 import { bindDirectoryAsSharedFs } from '../../agent/src/storage/testing';
-import type { StorageSpec } from '../../agent/src/storage/types';
+import type { Storage } from '../../agent/src/proto/messages.generated';
 import { RpcError } from '../../agent/src/ttrpc/status';
 
 const log = Logger.create('critical', []);
 
-function spec(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
+function spec(fields: Partial<Storage> & Pick<Storage, 'driver' | 'mount_point'>): Storage {
   return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, shared: false, ...fields };
 }
 

@@ -22,7 +22,8 @@ import type { TypedHandler } from '../../agent/src/service/typed';
 import { checkExtraRoot, GuestPathConfinement, KATA_GUEST_ROOTS } from '../../agent/src/storage/confinement';
 import type { StorageDriver } from '../../agent/src/storage/driver';
 import { StorageManager } from '../../agent/src/storage/manager';
-import type { StorageManagerApi, StorageSpec } from '../../agent/src/storage/types';
+import type { Storage } from '../../agent/src/proto/messages.generated';
+import type { StorageManagerApi } from '../../agent/src/storage/types';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
 import { KATA_FIXTURES } from '../fixtures';
 import { rpcRejection } from '../helpers/rpc-rejection';
@@ -32,7 +33,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const log = Logger.create('critical', []);
 const CID = '3f6c2a9d8e1b4c7a9f0e2d1c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2';
 
-function storage(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
+function storage(fields: Partial<Storage> & Pick<Storage, 'driver' | 'mount_point'>): Storage {
   return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, shared: false, ...fields };
 }
 
@@ -57,7 +58,7 @@ describe('the roots match what Kata sends', () => {
   it('passes every storage and every bind source of the Kata 3.19.1 fixtures', async () => {
     const sandbox = fixture('CreateSandbox', 'create-sandbox-virtiofs.bin');
     const containers = [fixture('CreateContainer', 'create-container-virtiofs.bin'), fixture('CreateContainer', 'create-container-blk.bin')];
-    const storages = [...(sandbox.storages as StorageSpec[]), ...containers.flatMap((c) => (c.storages ?? []) as StorageSpec[])];
+    const storages = [...(sandbox.storages as Storage[]), ...containers.flatMap((c) => (c.storages ?? []) as Storage[])];
     expect(storages.map((s) => s.mount_point)).toEqual([
       '/run/kata-containers/shared/containers/',
       '/run/kata-containers/sandbox/shm',
@@ -73,7 +74,7 @@ describe('the roots match what Kata sends', () => {
   });
 
   it("passes the paths read in Kata's source and this agent's own share", async () => {
-    const kataStorages: StorageSpec[] = [
+    const kataStorages: Storage[] = [
       // runtime-go handleLocalStorage, handleEphemeralStorage (and hugepages), handleBlkOCIMounts
       storage({ driver: 'local', source: 'local', fstype: 'local', options: ['mode=0777', 'fsgid=2000'], mount_point: `/run/kata-containers/shared/containers/${CID}/rootfs/local/cache` }),
       storage({ driver: 'ephemeral', source: 'tmpfs', fstype: 'tmpfs', options: ['fsgid=2000'], mount_point: '/run/kata-containers/sandbox/ephemeral/scratch' }),
@@ -147,7 +148,7 @@ describe('hostile storages get PERMISSION_DENIED and change nothing', () => {
 
   const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8');
 
-  const cases: Array<[string, StorageSpec, RegExp]> = [
+  const cases: Array<[string, Storage, RegExp]> = [
     ['local at /etc, mode 0777', storage({ driver: 'local', options: ['mode=0777'], mount_point: '/etc' }), /mount point "\/etc" is outside/],
     ['local at /usr/bin, mode 0777', storage({ driver: 'local', options: ['mode=0777'], mount_point: '/usr/bin' }), /mount point "\/usr\/bin" is outside/],
     ['local at /etc/x, mode 4777', storage({ driver: 'local', options: ['mode=4777'], mount_point: '/etc/x' }), /mount point "\/etc\/x" is outside/],

@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../agent/src/config/config';
 import { loadConfig } from '../../agent/src/config/load';
 import { withShareRootfs, withSharedFs } from '../../agent/src/sandbox/shared-fs';
-import type { StorageSpec } from '../../agent/src/storage/types';
+import type { Storage } from '../../agent/src/proto/messages.generated';
 
-const shm: StorageSpec = { driver: 'ephemeral', driver_options: [], source: 'shm', fstype: 'tmpfs', options: ['size=65536k'], mount_point: '/run/kata-containers/sandbox/shm', fs_group: null, shared: false };
-const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: 'kataShared', fstype: 'virtiofs', options: [], mount_point: '/run/kata-containers/shared/virtiofs', fs_group: null, shared: false };
+const shm: Storage = { driver: 'ephemeral', driver_options: [], source: 'shm', fstype: 'tmpfs', options: ['size=65536k'], mount_point: '/run/kata-containers/sandbox/shm', fs_group: null, shared: false };
+const share: Storage = { driver: 'virtio-fs', driver_options: [], source: 'kataShared', fstype: 'virtiofs', options: [], mount_point: '/run/kata-containers/shared/virtiofs', fs_group: null, shared: false };
 
 describe('agent.shared_fs_tag', () => {
   it('is off by default and read from the kernel command line', () => {
@@ -24,7 +24,7 @@ describe('agent.shared_fs_tag', () => {
   });
 
   it("CreateSandbox: leaves a runtime's own share alone, and does nothing when off", () => {
-    const runtimeShare: StorageSpec = { ...share, mount_point: '/run/kata-containers/shared/containers/' };
+    const runtimeShare: Storage = { ...share, mount_point: '/run/kata-containers/shared/containers/' };
     expect(withSharedFs([runtimeShare, shm], 'kataShared')).toEqual([runtimeShare, shm]);
     expect(withSharedFs([shm], '')).toEqual([shm]);
     expect(withSharedFs([shm], undefined)).toEqual([shm]);
@@ -40,7 +40,7 @@ describe('agent.shared_fs_tag', () => {
     const rootfs = '/run/kata-containers/shared/containers/c1/rootfs';
     expect(withShareRootfs([], 'c1', rootfs, '')).toEqual([]);
     expect(withShareRootfs([], 'c1', '/run/kata-containers/c1/rootfs', 'kataShared')).toEqual([]);
-    const blk: StorageSpec = { driver: 'blk', driver_options: [], source: '02/00', fstype: 'ext4', options: [], mount_point: '/run/kata-containers/shared/containers/c1', fs_group: null, shared: false };
+    const blk: Storage = { driver: 'blk', driver_options: [], source: '02/00', fstype: 'ext4', options: [], mount_point: '/run/kata-containers/shared/containers/c1', fs_group: null, shared: false };
     expect(withShareRootfs([blk], 'c1', rootfs, 'kataShared')).toEqual([blk]);
   });
 });

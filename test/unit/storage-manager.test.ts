@@ -8,7 +8,7 @@ import { Logger } from '../../agent/src/log/logger';
 import type { StorageDriver } from '../../agent/src/storage/driver';
 import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
-import type { StorageSpec } from '../../agent/src/storage/types';
+import type { Storage } from '../../agent/src/proto/messages.generated';
 import { Code } from '../../agent/src/ttrpc/status';
 import { rpcRejection } from '../helpers/rpc-rejection';
 
@@ -17,7 +17,7 @@ const log = Logger.create('critical', []);
 // The tests' mount points are temporary directories: allowed besides Kata's guest paths.
 const inRoot = () => new GuestPathConfinement({ extraRoots: [root] });
 
-function storage(fields: Partial<StorageSpec> & Pick<StorageSpec, 'driver' | 'mount_point'>): StorageSpec {
+function storage(fields: Partial<Storage> & Pick<Storage, 'driver' | 'mount_point'>): Storage {
   return { driver_options: [], source: '', fstype: '', options: [], fs_group: null, shared: false, ...fields };
 }
 

@@ -5,6 +5,7 @@
 //     "[seconds.micros] message" lines.
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import type { LogSink } from '../log/logger';
+import type { GetDiagnosticDataRequest } from '../proto/messages.generated';
 import { Code, RpcError } from '../ttrpc/status';
 
 /** A log sink that remembers the last `capacity` lines (attached to the agent's logger). */
@@ -72,7 +73,7 @@ export interface DiagnosticSources {
   devKmsg?: string;
 }
 
-export function diagnosticData(req: { log_type?: string; container_id?: string }, sources: DiagnosticSources): string {
+export function diagnosticData(req: Partial<GetDiagnosticDataRequest>, sources: DiagnosticSources): string {
   const type = (req.log_type ?? '').toLowerCase();
   if (type === '' || type === 'agent') {
     const id = req.container_id ?? '';

@@ -2,6 +2,7 @@
 // hotplug, and what this agent is and can do.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { AgentDetails, GuestDetailsRequest, GuestDetailsResponse } from '../proto/messages.generated';
 import { AGENT_VERSION } from '../service/health';
 import { defaultDrivers, REFUSING_DRIVERS } from '../storage';
 import { Code, RpcError } from '../ttrpc/status';
@@ -19,18 +20,8 @@ export interface GuestDetailsOptions {
   deviceHandlers?: readonly string[];
 }
 
-export interface GuestDetails {
-  mem_block_size_bytes: string;
-  support_mem_hotplug_probe: boolean;
-  agent_details: {
-    version: string;
-    init_daemon: boolean;
-    device_handlers: string[];
-    storage_handlers: string[];
-    supports_seccomp: boolean;
-    extra_features: string[];
-  };
-}
+/** grpc.GuestDetailsResponse, always with its agent details. */
+export type GuestDetails = Omit<GuestDetailsResponse, 'agent_details'> & { agent_details: AgentDetails };
 
 export function memoryDir(sysRoot: string): string {
   return path.join(sysRoot, 'devices', 'system', 'memory');
@@ -59,7 +50,7 @@ function kernelSupportsSeccomp(procRoot: string): boolean {
   return existsSync(path.join(procRoot, 'sys', 'kernel', 'seccomp', 'actions_avail'));
 }
 
-export function guestDetails(request: { mem_block_size?: boolean; mem_hotplug_probe?: boolean }, opts: GuestDetailsOptions = {}): GuestDetails {
+export function guestDetails(request: Partial<GuestDetailsRequest>, opts: GuestDetailsOptions = {}): GuestDetails {
   const sysRoot = opts.sysRoot ?? '/sys';
   const procRoot = opts.procRoot ?? '/proc';
   return {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger';
+import type { OnlineCPUMemRequest } from '../proto/messages.generated';
 import { Code, RpcError } from '../ttrpc/status';
 import { memoryDir } from './guest-details';
 import { waitForSysfs } from './sysfs-changes';
@@ -98,11 +99,8 @@ export function onlineCpus(target: number, opts: OnlineOptions): Promise<number>
   });
 }
 
-export interface OnlineCpuMemRequest {
-  wait?: boolean;
-  nb_cpus?: number;
-  cpu_only?: boolean;
-}
+/** grpc.OnlineCPUMemRequest; fields may be left out by callers that build one. */
+export type OnlineCpuMemRequest = Partial<OnlineCPUMemRequest>;
 
 /** The whole request: CPUs first (they are what the runtime waits for), then memory blocks. */
 export async function onlineCpuMem(req: OnlineCpuMemRequest, opts: OnlineOptions): Promise<{ cpus: number; memoryBlocks: number }> {

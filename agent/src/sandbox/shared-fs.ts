@@ -6,20 +6,20 @@
 // container's rootfs is bound from it into the place the spec names.
 import path from 'node:path';
 import { KATA_RUN, SHARED_CONTAINERS, sharedRootfs } from '../paths';
-import type { StorageSpec } from '../storage/types';
+import type { Storage } from '../proto/messages.generated';
 
 /** Where the share named by agent.shared_fs_tag is mounted. */
 export const SHARED_FS_MOUNT = `${KATA_RUN}/shared/virtiofs`;
 
-const noStorage = (storages: StorageSpec[], mountPoint: string) => !storages.some((s) => path.resolve('/', s.mount_point) === mountPoint);
+const noStorage = (storages: Storage[], mountPoint: string) => !storages.some((s) => path.resolve('/', s.mount_point) === mountPoint);
 
 /**
  * CreateSandbox's storages, with the share `tag` mounted at SHARED_FS_MOUNT first, unless off or
  * the request shares a filesystem at the containers directory itself (then the runtime's wins).
  */
-export function withSharedFs(storages: StorageSpec[], tag: string | undefined): StorageSpec[] {
+export function withSharedFs(storages: Storage[], tag: string | undefined): Storage[] {
   if (!tag || !noStorage(storages, SHARED_CONTAINERS) || !noStorage(storages, SHARED_FS_MOUNT)) return storages;
-  const share: StorageSpec = { driver: 'virtio-fs', driver_options: [], source: tag, fstype: 'virtiofs', options: [], mount_point: SHARED_FS_MOUNT, fs_group: null, shared: false };
+  const share: Storage = { driver: 'virtio-fs', driver_options: [], source: tag, fstype: 'virtiofs', options: [], mount_point: SHARED_FS_MOUNT, fs_group: null, shared: false };
   return [share, ...storages];
 }
 
@@ -27,10 +27,10 @@ export function withSharedFs(storages: StorageSpec[], tag: string | undefined): 
  * CreateContainer's storages, with the container's rootfs bound from the share when the share
  * is on, the spec's root is Kata's default place, and no storage of the request provides it.
  */
-export function withShareRootfs(storages: StorageSpec[], containerId: string, rootfs: string, tag: string | undefined): StorageSpec[] {
+export function withShareRootfs(storages: Storage[], containerId: string, rootfs: string, tag: string | undefined): Storage[] {
   const place = sharedRootfs(containerId);
   if (!tag || path.resolve('/', rootfs) !== place) return storages;
   if (!noStorage(storages, place) || !noStorage(storages, path.dirname(place))) return storages;
-  const bind: StorageSpec = { driver: 'watchable-bind', driver_options: [], source: `${SHARED_FS_MOUNT}/${containerId}/rootfs`, fstype: 'bind', options: [], mount_point: place, fs_group: null, shared: false };
+  const bind: Storage = { driver: 'watchable-bind', driver_options: [], source: `${SHARED_FS_MOUNT}/${containerId}/rootfs`, fstype: 'bind', options: [], mount_point: place, fs_group: null, shared: false };
   return [...storages, bind];
 }

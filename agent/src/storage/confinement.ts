@@ -12,9 +12,9 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isValidId, KATA_RUN, PATH_MAX } from '../paths';
+import type { Storage } from '../proto/messages.generated';
 import { confinementDenied, modeDenied, nulInPath, pathTooLong } from './errors';
 import { hasOption, optionValue } from './mount-options';
-import type { StorageSpec } from './types';
 
 /** What a guest path in a request is used for; each root says which uses it allows. */
 export type GuestPathUse =
@@ -228,7 +228,7 @@ export class GuestPathConfinement {
    * Every guest path of one Storage: its mount point, the source when it is bound, overlay
    * upper/work directories; and a local or ephemeral mode without the setuid bit.
    */
-  async checkStorage(storage: StorageSpec, operation: string): Promise<void> {
+  async checkStorage(storage: Storage, operation: string): Promise<void> {
     await this.checkPath('mount point', storage.mount_point, operation);
     const options = storage.options ?? [];
     const binds = storage.driver === 'watchable-bind' || storage.fstype === 'bind' || hasOption(options, 'bind') || hasOption(options, 'rbind');

@@ -1,9 +1,9 @@
 // What every storage driver implements, and what the manager gives it to work with.
 import type { Logger } from '../log/logger';
-import type { StorageSpec } from './types';
+import type { Storage } from '../proto/messages.generated';
 
-/** A StorageSpec whose mount point has been checked and normalised by the manager. */
-export type CheckedStorage = StorageSpec & { readonly mount_point: string };
+/** A Storage whose mount point has been checked and normalised by the manager. */
+export type CheckedStorage = Storage & { readonly mount_point: string };
 
 export interface DriverContext {
   log: Logger;

@@ -3,8 +3,8 @@
 // setgid. With the OnRootMismatch policy nothing is done when the root already looks right.
 import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { Storage } from '../proto/messages.generated';
 import { storageError } from './errors';
-import type { StorageSpec } from './types';
 
 const GROUP_RW = 0o060 | 0o600;
 const GROUP_RO = 0o040 | 0o400;
@@ -16,7 +16,7 @@ export function isOnRootMismatch(policy: string | number | undefined): boolean {
   return policy === 'OnRootMismatch' || policy === 1 || policy === '1';
 }
 
-export async function applyFsGroup(mountPoint: string, fsGroup: NonNullable<StorageSpec['fs_group']>, readOnly: boolean): Promise<void> {
+export async function applyFsGroup(mountPoint: string, fsGroup: NonNullable<Storage['fs_group']>, readOnly: boolean): Promise<void> {
   const gid = fsGroup.group_id;
   const op = `apply fs_group ${gid} to ${mountPoint}`;
   try {

@@ -3,13 +3,14 @@
 // unmounted when its last owner releases it. An add() that fails half-way gives back every
 // reference it took, so nothing it mounted stays mounted.
 import type { Logger } from '../log/logger';
+import type { Storage } from '../proto/messages.generated';
 import { Code, RpcError } from '../ttrpc/status';
 import type { CheckedStorage, DriverContext, StorageDriver, StorageHandle } from './driver';
 import { defaultDrivers } from './drivers';
 import { GuestPathConfinement } from './confinement';
 import { cancelled, storageError } from './errors';
 import { checkMountPoint } from './mount-point';
-import type { StorageManagerApi, StorageManagerOptions, StorageSpec } from './types';
+import type { StorageManagerApi, StorageManagerOptions } from './types';
 
 export interface StorageManagerConfig extends StorageManagerOptions {
   /** Drivers replacing or adding to the defaults, by Storage.driver name (tests, special guests). */
@@ -46,7 +47,7 @@ export class StorageManager implements StorageManagerApi {
     this.drivers.set(name, driver);
   }
 
-  async add(owner: string, storages: StorageSpec[], signal?: AbortSignal): Promise<string[]> {
+  async add(owner: string, storages: Storage[], signal?: AbortSignal): Promise<string[]> {
     // Every guest path of every storage first: a request with one path outside the allowed
     // roots changes nothing, also when its mount points are already held.
     for (const [index, storage] of storages.entries()) {
@@ -184,7 +185,7 @@ export class StorageManager implements StorageManagerApi {
 }
 
 // Decoded requests may leave repeated fields undefined; drivers get arrays.
-function normalise(storage: StorageSpec): StorageSpec {
+function normalise(storage: Storage): Storage {
   return {
     ...storage,
     driver: storage.driver ?? '',

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY } from '../native/constants';
 import { statPath } from '../native/fs-stat';
 import { mount, umount } from '../native/mount';
+import type { Storage } from '../proto/messages.generated';
 import { Code, RpcError } from '../ttrpc/status';
 import type { StorageHandle } from './driver';
 import { abortedBy, untilAborted } from './call-deadline';
@@ -15,7 +16,6 @@ import { errnoOf, invalidStorage, storageError } from './errors';
 import { applyFsGroup } from './fs-group';
 import { type MountOptions, parseMountOptions } from './mount-options';
 import { makeDirectory, pathExists, removeCreatedDirectories } from './mount-point';
-import type { StorageSpec } from './types';
 
 export interface MountRequest {
   /** Storage driver name, for messages ("virtio-fs"). */
@@ -25,7 +25,7 @@ export interface MountRequest {
   fstype: string;
   options: readonly string[];
   mountPoint: string;
-  fsGroup?: StorageSpec['fs_group'];
+  fsGroup?: Storage['fs_group'];
   /** Bind mounts of a file need a file, not a directory, as mount point. */
   mountPointIsFile?: boolean;
   /** Option parsing already done by the driver (e.g. with defaults added). */

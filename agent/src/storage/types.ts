@@ -3,9 +3,6 @@ import type { Logger } from '../log/logger';
 import type { Storage } from '../proto/messages.generated';
 import type { GuestPathConfinement } from './confinement';
 
-/** grpc.Storage as decoded (proto field names). */
-export type StorageSpec = Storage;
-
 export interface StorageManagerOptions {
   log: Logger;
   /** How long to wait for a hot-plugged device to appear (agent.hotplug_timeout). */
@@ -23,7 +20,7 @@ export interface StorageManagerApi {
    * reference on a storage already mounted at the same mount point. Returns the mount points
    * in order. On failure nothing of this call stays mounted and the error names the storage.
    */
-  add(owner: string, storages: StorageSpec[], signal?: AbortSignal): Promise<string[]>;
+  add(owner: string, storages: Storage[], signal?: AbortSignal): Promise<string[]>;
   /** Drops every reference `owner` holds; unmounts storages whose last user went. */
   release(owner: string): Promise<void>;
   /** Mount points currently held, with their owners (for tests and diagnostics). */
