@@ -71,7 +71,7 @@ export class Channel {
   }
 
   /**
-   * Sends one frame whose payload is `payload` followed by `tail`: a large part (an answer's
+   * Sends one frame whose payload is `payload` followed by `tail`: a large tail (an answer's
    * bytes) is written as it is, not copied. Returns false once the caller should wait for drained().
    */
   send(streamId: number, type: FrameType, flags: number, payload: Uint8Array, tail?: Uint8Array): boolean {
@@ -80,15 +80,17 @@ export class Channel {
     writeFrameHeader(this.room(HEADER_BYTES), this.outBytes, payload.length + tailBytes, streamId, type, flags);
     this.outBytes += HEADER_BYTES;
     this.batchedBytes += HEADER_BYTES;
-    this.append(payload);
-    if (tailBytes > 0) this.append(tail!);
+    this.append(payload, true);
+    if (tailBytes > 0) this.append(tail!, false);
     return this.queuedBytes < this.socket.writableHighWaterMark;
   }
 
-  private append(part: Uint8Array): void {
+  // A large part leaves in a write of its own: the tail as it is (an answer the handler is done
+  // with), the payload copied (a caller may reuse its buffer once send() returns).
+  private append(part: Uint8Array, copyLarge: boolean): void {
     if (part.length >= COPY_BELOW_BYTES) {
       this.flush();
-      this.socket.write(part);
+      this.socket.write(copyLarge ? Buffer.from(part) : part);
       return;
     }
     this.room(part.length).set(part, this.outBytes);
