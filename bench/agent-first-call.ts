@@ -4,30 +4,19 @@
 // agent from a freshly built blob, waits for "agent ready", then times Health Check twice.
 //   node bench/run.mjs agent-first-call [--rounds N]
 // Needs a built dist/ (npm run build).
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentClient } from '../agent/src/client/agent-client';
 import { buildAgentSnapshot, SNAPSHOT_NODE_OPTIONS } from '../image-builder/src/rootfs/agent-snapshot';
 import { agentBlobDir } from './agent-blob-dir';
+import { startAgentUntilReady } from './agent-process';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const rounds = Number(values.rounds);
 
 async function startAgent(blob: string, sock: string): Promise<() => void> {
-  const child = spawn(process.execPath, [...SNAPSHOT_NODE_OPTIONS, '--snapshot-blob', blob, '--', '--server-addr', `unix://${sock}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
-  await new Promise<void>((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('"agent ready"')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`agent exited ${code} before ready: ${text.slice(-1000)}`)));
-  });
+  const child = await startAgentUntilReady([...SNAPSHOT_NODE_OPTIONS, '--snapshot-blob', blob, '--'], sock);
   return () => child.kill('SIGKILL');
 }
 

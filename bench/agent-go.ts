@@ -18,6 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGoPeer, goPeerUnavailableReason, PEER_BINARY, runGoPeer, startGoServer } from '../test/go/peer';
+import { startAgentUntilReady } from './agent-process';
 
 const { values } = parseArgs({
   options: {
@@ -79,22 +80,9 @@ async function goClient(socket: string, serverPid: number, args: string[], calls
   return r;
 }
 
-async function startBundledAgent(bundle: string, sock: string, profDir: string | undefined): Promise<ChildProcess> {
+function startBundledAgent(bundle: string, sock: string, profDir: string | undefined): Promise<ChildProcess> {
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const child = spawn(process.execPath, [...prof, bundle, '--server-addr', `unix://${sock}`, '--no-grpc'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
-  await new Promise<void>((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('"agent ready"')) resolve();
-      if (text.length > 100_000) text = text.slice(-10_000);
-    });
-    child.once('exit', (code) => reject(new Error(`agent exited ${code} before ready: ${text.slice(-1000)}`)));
-  });
-  return child;
+  return startAgentUntilReady([...prof, bundle], sock, ['--no-grpc']);
 }
 
 const num = (x: number, digits = 0) => x.toFixed(digits).padStart(10);

@@ -11,7 +11,7 @@
 // V8 options to the agent's node (e.g. --node-flags=--max-semi-space-size=1).
 //   node bench/run.mjs agent-rss [--pipelined 5000] [--unread 10000] [--bundle dist/agent.js] [--settle-ms 5000]
 // Needs a built dist/ (npm run build).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { AGENT_SERVICE, HEALTH_SERVICE } from '../agent/src/proto/schema';
 import { encodeFrame, type Frame, FrameDecoder, FrameType } from '../agent/src/ttrpc/frame';
 import { decodeResponse, encodeRequest } from '../agent/src/ttrpc/messages';
 import { codeName } from '../agent/src/ttrpc/status';
+import { startAgentUntilReady } from './agent-process';
 
 const { values } = parseArgs({
   options: {
@@ -60,22 +61,9 @@ function sampleRss(pid: number): { stop(): number; readonly peak: number } {
   };
 }
 
-async function startAgent(bundle: string, sock: string): Promise<ChildProcess> {
+function startAgent(bundle: string, sock: string): Promise<ChildProcess> {
   const nodeFlags = values['node-flags']!.split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeFlags, bundle, '--server-addr', `unix://${sock}`, '--no-grpc'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
-  await new Promise<void>((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('"agent ready"')) resolve();
-      if (text.length > 100_000) text = text.slice(-10_000);
-    });
-    child.on('exit', (code) => reject(new Error(`agent exited ${code} before ready: ${text.slice(-1000)}`)));
-  });
-  return child;
+  return startAgentUntilReady([...nodeFlags, bundle], sock, ['--no-grpc']);
 }
 
 /** A raw ttRPC connection: requests written as frames, responses counted by status code. */
