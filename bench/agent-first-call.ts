@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AgentClient } from '../agent/src/client/agent-client';
+import { AgentClient } from '../agent/client/agent-client';
 import { buildAgentSnapshot, SNAPSHOT_NODE_OPTIONS } from '../image-builder/src/rootfs/agent-snapshot';
 import { agentBlobDir } from './agent-blob-dir';
 import { startAgentUntilReady } from './agent-process';

@@ -1,7 +1,7 @@
 // One connection to the agent per agent-ctl run, opened on the first call, with the deadlines
 // the CLI applies: --timeout for ordinary calls; calls that wait on the guest (WaitProcess,
 // Read*, GetOOMEvent) have none unless --timeout was given, since a process may run for hours.
-import { AgentClient, type Message, type OutputStreamName, resolveMethod } from '../src/client/agent-client';
+import { AgentClient, type Message, type OutputStreamName, resolveMethod } from '../client/agent-client';
 import type { AgentServiceMethods } from '../src/proto/messages.generated';
 import { messageToJson } from '../src/proto/schema';
 import { UsageError } from './command';

@@ -1,6 +1,6 @@
 // A process's standard streams through the agent's pull calls: ReadStdout/ReadStderr until the
 // end of output (an OUT_OF_RANGE status, or an empty reply from Kata's agent >= 3.27), WriteStdin until every byte is taken, CloseStdin at the end of input.
-import type { OutputStreamName } from '../src/client/agent-client';
+import type { OutputStreamName } from '../client/agent-client';
 import type { AgentSession } from './session';
 
 /** Bytes per read call: large enough that fast output needs few round trips. */

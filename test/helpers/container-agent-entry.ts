@@ -10,7 +10,7 @@ import { buildPod } from '../../agent/src/service/agent-impl';
 import { createContainerService } from '../../agent/src/service/container-service';
 import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
-import { bindDirectoryAsSharedFs } from '../../agent/src/storage/testing';
+import { bindDirectoryAsSharedFs } from './storage-testing';
 
 interface EntryOptions {
   address: string;

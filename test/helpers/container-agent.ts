@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, readFileSync, rename
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { bundleForNode } from './ns-scenarios';
 import { makeBusyboxRootfs } from './container-rootfs';
 

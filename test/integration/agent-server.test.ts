@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { AGENT_SERVICE, serviceMethods } from '../../agent/src/proto/schema';
 import { Code } from '../../agent/src/ttrpc/status';
 import { AGENT_BUNDLE, type AgentProcess, CTL_BUNDLE, startAgentProcess, tempDir } from '../helpers/agent-process';

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { buildAgentSnapshot } from '../../image-builder/src/rootfs/agent-snapshot';
 import { blobPath } from '../../agent/src/startup-snapshot';
 import { type AgentProcess, REPO_ROOT, startAgentProcess, tempDir } from '../helpers/agent-process';

@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { type AgentProcess, REPO_ROOT, startAgentProcess, tempDir } from '../helpers/agent-process';
 
 const PROBE = path.join(REPO_ROOT, 'test/helpers/uncaught-exception-probe.cjs');

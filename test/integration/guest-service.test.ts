@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/src/agent';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { DEFAULT_CONFIG } from '../../agent/src/config/config';
 import { Logger } from '../../agent/src/log/logger';
 import { RpcMetrics, withRpcMetrics } from '../../agent/src/metrics';

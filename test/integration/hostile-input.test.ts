@@ -16,7 +16,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { AGENT_SERVICE, type Field, type MessageType, type MethodInfo, decodeMessage, encodeMessage, serviceMethods } from '../../agent/src/proto/schema';
 import { Code, RpcError, codeName } from '../../agent/src/ttrpc/status';
 import { kataFixture } from '../fixtures';

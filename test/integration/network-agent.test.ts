@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { decodeMessage, findMethod } from '../../agent/src/proto/schema';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
 import { bundleForNode } from '../helpers/ns-scenarios';

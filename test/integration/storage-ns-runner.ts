@@ -7,7 +7,7 @@ import { Logger } from '../../agent/src/log/logger';
 import { GuestPathConfinement } from '../../agent/src/storage/confinement';
 import { StorageManager } from '../../agent/src/storage/manager';
 import { mountAt } from '../../agent/src/storage/mountinfo';
-import { bindDirectoryAsSharedFs } from '../../agent/src/storage/testing';
+import { bindDirectoryAsSharedFs } from '../helpers/storage-testing';
 import type { Storage } from '../../agent/src/proto/messages.generated';
 import { RpcError } from '../../agent/src/ttrpc/status';
 

@@ -4,7 +4,7 @@ import { AGENT_SERVICE, serviceMethods } from '../../agent/src/proto/schema';
 import { Logger } from '../../agent/src/log/logger';
 import { withCallLog } from '../../agent/src/service/call-log';
 import { agentServices, registerTtrpc } from '../../agent/src/service/services';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { Code } from '../../agent/src/ttrpc/status';
 import { startServer } from '../helpers/ttrpc';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { FdStream } from '../../agent/src/native';
 import { resolveSerialPort } from '../../agent/src/transport/serial';
 import { TtrpcClient } from '../../agent/src/ttrpc';

@@ -10,7 +10,7 @@
 // guest's debug shell sleeps the minute and then dials the agent over vsock loopback.
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import type { VmHandle } from '../../image-builder/src/qemu';
 import { skipUnlessAvailable } from '../helpers/requirement';

@@ -12,7 +12,7 @@ import { link, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { buildInitrd } from '../../image-builder/src/initrd';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { buildRootfs } from '../../image-builder/src/rootfs/build-rootfs';

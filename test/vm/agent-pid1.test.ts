@@ -3,7 +3,7 @@
 // (CID 1) is refused unless local peers are allowed; orphans are reaped; DestroySandbox powers
 // the VM off and QEMU exits 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import { agentImageFixture, bootAgent, consoleRun } from './agent-guest';
 import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';

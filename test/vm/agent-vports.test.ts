@@ -4,7 +4,7 @@
 // the serial debug console; the host's ttRPC call (over virtio-serial) makes a log line that must
 // come out of the log vport.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import type { VmHandle } from '../../image-builder/src/qemu';
 import { agentImageFixture, bootAgent, consoleRun } from './agent-guest';

@@ -3,7 +3,7 @@
 // requests a Kata runtime sends for them, and reading a process's output through the agent.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentClient, Message } from '../../agent/src/client/agent-client';
+import type { AgentClient, Message } from '../../agent/client/agent-client';
 import { SANDBOX_SHM, SHARED_CONTAINERS, SHARED_FS_TAG, sharedRootfs } from '../../agent/src/paths';
 import { buildImage } from '../../image-builder/src/image';
 import { makeBusyboxRootfs } from '../helpers/container-rootfs';

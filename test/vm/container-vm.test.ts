@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import type { VmHandle } from '../../image-builder/src/qemu';
 import { processSpec } from '../helpers/container-spec';

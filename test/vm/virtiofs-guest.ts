@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { AgentClient } from '../../agent/src/client/agent-client';
+import type { AgentClient } from '../../agent/client/agent-client';
 import { native } from '../../agent/src/native/addon';
 import { FdWatch } from '../../agent/src/native/fd-watch';
 import { SHARED_CONTAINERS } from '../../agent/src/paths';

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../agent/src/client/agent-client';
+import { AgentClient } from '../../agent/client/agent-client';
 import { SHARED_CONTAINERS, SHARED_FS_TAG } from '../../agent/src/paths';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
 import type { VmHandle } from '../../image-builder/src/qemu';

@@ -1,6 +1,6 @@
 // The generic commands: health, version, the method list, and `call` for any method with a
 // proto-JSON request.
-import { resolveMethod } from '../../src/client/agent-client';
+import { resolveMethod } from '../../client/agent-client';
 import { AGENT_SERVICE, serviceMethods } from '../../src/proto/schema';
 import { type Command, parseCommandArgs, printJson, takePositionals, UsageError } from '../command';
 import { readJsonArg } from '../inputs';

@@ -7,7 +7,7 @@ import { readlinkSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { AgentClient } from '../../../agent/src/client/agent-client';
+import { AgentClient } from '../../../agent/client/agent-client';
 import type { BootOptions } from '../qemu/boot-options';
 import { bootVm, type VmExit, type VmHandle } from '../qemu/boot-vm';
 import { RemoteHypervisorError } from './errors';

@@ -7,9 +7,9 @@ import {
   type MethodInfo,
   messageFromJson,
   messageToJson,
-} from '../proto/schema';
-import { TtrpcClient, type CallOptions } from '../ttrpc/client';
-import { Code, RpcError } from '../ttrpc/status';
+} from '../src/proto/schema';
+import { TtrpcClient, type CallOptions } from '../src/ttrpc/client';
+import { Code, RpcError } from '../src/ttrpc/status';
 
 export type Message = Record<string, unknown>;
 

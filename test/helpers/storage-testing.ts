@@ -2,9 +2,9 @@
 // a prepared host directory wherever the request mounts the shared filesystem. Every test uses
 // this one, e.g. new StorageManager({ ..., drivers: { 'virtio-fs': bindDirectoryAsSharedFs(dir) } }).
 import path from 'node:path';
-import type { StorageDriver } from './driver';
-import { invalidStorage } from './errors';
-import { mountStorage } from './mount-storage';
+import type { StorageDriver } from '../../agent/src/storage/driver';
+import { invalidStorage } from '../../agent/src/storage/errors';
+import { mountStorage } from '../../agent/src/storage/mount-storage';
 
 export function bindDirectoryAsSharedFs(hostDir: string): StorageDriver {
   if (!path.isAbsolute(hostDir)) throw invalidStorage(`shared fs stand-in: "${hostDir}" is not absolute`);
