@@ -3,6 +3,8 @@ import { chownSync, constants, mkdtempSync, openSync, rmSync, symlinkSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { codeOf as networkCode } from '../../agent/src/network/errors';
+import { storageError } from '../../agent/src/storage/errors';
 import { Code, RpcError, statusFromError } from '../../agent/src/ttrpc/status';
 
 function thrown(fn: () => unknown): unknown {
@@ -49,5 +51,15 @@ describe('statusFromError', () => {
     for (const code of ['ENOENT', 'EPERM', 'ELOOP', 'EMFILE', 'EPIPE', 'EIO', 'ERR_OUT_OF_RANGE']) {
       expect(statusFromError(Object.assign(new Error(code), { code })).code).not.toBe(Code.UNKNOWN);
     }
+  });
+
+  it('is the one errno table: storage and network failures get the same code as any other', () => {
+    for (const errno of ['ENOENT', 'ENODEV', 'ENOTBLK', 'ELOOP', 'EBUSY', 'EROFS', 'EXDEV', 'ENOSPC', 'EADDRNOTAVAIL', 'ERANGE', 'ENETUNREACH', 'ETIMEDOUT', 'EIO']) {
+      const err = Object.assign(new Error(`x: ${errno}`), { code: errno });
+      const code = statusFromError(err).code;
+      expect({ errno, storage: storageError('mount', err).code, network: networkCode(err) }).toEqual({ errno, storage: code, network: code });
+    }
+    expect(statusFromError(Object.assign(new Error('x'), { code: 'ENOTBLK' })).code).toBe(Code.INVALID_ARGUMENT);
+    expect(statusFromError(Object.assign(new Error('x'), { code: 'ENETUNREACH' })).code).toBe(Code.FAILED_PRECONDITION);
   });
 });

@@ -2,21 +2,11 @@
 // field; kernel refusals with the step that failed and what had already been applied.
 import { Code, RpcError, statusFromError } from '../ttrpc/status';
 
-const errnoCodes: Record<string, Code> = {
-  ENODEV: Code.NOT_FOUND,
-  EADDRNOTAVAIL: Code.INVALID_ARGUMENT,
-  ERANGE: Code.INVALID_ARGUMENT,
-  ENETDOWN: Code.FAILED_PRECONDITION,
-  ENETUNREACH: Code.FAILED_PRECONDITION,
-  EHOSTUNREACH: Code.FAILED_PRECONDITION,
-};
-
 export const invalid = (message: string): RpcError => new RpcError(Code.INVALID_ARGUMENT, message);
 export const notFound = (message: string): RpcError => new RpcError(Code.NOT_FOUND, message);
 
 export function codeOf(err: unknown): Code {
-  const errno = (err as { code?: unknown } | null)?.code;
-  return (typeof errno === 'string' ? errnoCodes[errno] : undefined) ?? statusFromError(err).code;
+  return statusFromError(err).code;
 }
 
 /** `step` failed after `applied` had been done: say both, so nobody has to guess the state. */

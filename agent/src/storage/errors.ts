@@ -1,29 +1,6 @@
 // Storage errors: each names the operation and the object, and carries the gRPC code that
-// fits what went wrong (the one mapping from errno to status for this layer).
-import { Code, RpcError } from '../ttrpc/status';
-
-const ERRNO_CODES: Record<string, Code> = {
-  ENOENT: Code.NOT_FOUND,
-  ENODEV: Code.NOT_FOUND,
-  ENXIO: Code.NOT_FOUND,
-  ENOTBLK: Code.INVALID_ARGUMENT,
-  EINVAL: Code.INVALID_ARGUMENT,
-  ENOTDIR: Code.INVALID_ARGUMENT,
-  EISDIR: Code.INVALID_ARGUMENT,
-  ELOOP: Code.INVALID_ARGUMENT,
-  ENAMETOOLONG: Code.INVALID_ARGUMENT,
-  EPERM: Code.PERMISSION_DENIED,
-  EACCES: Code.PERMISSION_DENIED,
-  EBUSY: Code.FAILED_PRECONDITION,
-  EROFS: Code.FAILED_PRECONDITION,
-  EEXIST: Code.ALREADY_EXISTS,
-  ENOSPC: Code.RESOURCE_EXHAUSTED,
-  ENOMEM: Code.RESOURCE_EXHAUSTED,
-  EMFILE: Code.RESOURCE_EXHAUSTED,
-  ENOSYS: Code.UNIMPLEMENTED,
-  EOPNOTSUPP: Code.UNIMPLEMENTED,
-  ETIMEDOUT: Code.DEADLINE_EXCEEDED,
-};
+// fits what went wrong (errno codes through ttrpc/status.ts's one table).
+import { Code, codeForErrno, RpcError } from '../ttrpc/status';
 
 // Short reasons for the errnos a mount commonly fails with, so the message explains itself.
 const ERRNO_HINTS: Record<string, string> = {
@@ -49,7 +26,7 @@ export function storageError(operation: string, err: unknown): RpcError {
   const errno = errnoOf(err);
   if (errno) {
     const hint = ERRNO_HINTS[errno];
-    return new RpcError(ERRNO_CODES[errno] ?? Code.INTERNAL, `${operation}: ${errno}${hint ? ` (${hint})` : ''}`);
+    return new RpcError(codeForErrno(errno) ?? Code.INTERNAL, `${operation}: ${errno}${hint ? ` (${hint})` : ''}`);
   }
   const message = err instanceof Error ? err.message : String(err);
   return new RpcError(Code.INTERNAL, `${operation}: ${message}`);

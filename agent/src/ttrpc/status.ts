@@ -34,7 +34,7 @@ export class RpcError extends Error {
   }
 }
 
-// errno codes from Node and the native addon, for errors that are not RpcErrors.
+// The one errno -> status table (errnos from Node and the native addon), for every layer.
 const errnoToCode: Record<string, Code> = {
   ENOENT: Code.NOT_FOUND,
   ESRCH: Code.NOT_FOUND,
@@ -47,6 +47,13 @@ const errnoToCode: Record<string, Code> = {
   ENOTDIR: Code.INVALID_ARGUMENT,
   EISDIR: Code.INVALID_ARGUMENT,
   ENAMETOOLONG: Code.INVALID_ARGUMENT,
+  ENOTBLK: Code.INVALID_ARGUMENT,
+  // Netlink: an address or value the kernel will not take; a network that is not up.
+  EADDRNOTAVAIL: Code.INVALID_ARGUMENT,
+  ERANGE: Code.INVALID_ARGUMENT,
+  ENETDOWN: Code.FAILED_PRECONDITION,
+  ENETUNREACH: Code.FAILED_PRECONDITION,
+  EHOSTUNREACH: Code.FAILED_PRECONDITION,
   // A symlink where a plain file or directory must be: refused, not followed.
   ELOOP: Code.FAILED_PRECONDITION,
   EROFS: Code.FAILED_PRECONDITION,
@@ -69,6 +76,11 @@ const errnoToCode: Record<string, Code> = {
 // Node's own checks of the values it is given (a uid out of range, an unknown signal number):
 // the request carried a bad value.
 const NODE_ARGUMENT_ERRORS = new Set(['ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_UNKNOWN_SIGNAL', 'ERR_INVALID_URI']);
+
+/** The status for an errno name (ENOENT -> NOT_FOUND), if the table has one. */
+export function codeForErrno(errno: string): Code | undefined {
+  return errnoToCode[errno];
+}
 
 /**
  * The one place where any thrown value becomes a wire status. Never UNKNOWN: an error nothing
