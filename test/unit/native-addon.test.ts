@@ -1,9 +1,12 @@
 // The addon's shape: constants agree with the kernel headers it was built against, arguments
 // are checked, and errors carry code, errno, syscall and a message naming the operation.
-import { statfsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, statfsSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as face from '../../agent/src/native';
 import * as constants from '../../agent/src/native/constants';
+import { realPath } from '../../agent/src/native/fs-stat';
 
 describe('kata_native addon', () => {
   it('defines every TS constant with the value the C headers give', () => {
@@ -48,6 +51,16 @@ describe('kata_native addon', () => {
     expect(ours.bsize).toBe(node.bsize);
     expect(ours.blocks).toBe(node.blocks);
     expect(ours.files).toBe(node.files);
+  });
+
+  it('realpath off the JS thread agrees with Node\'s, and rejects like the others', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'realpath-'));
+    mkdirSync(path.join(dir, 'real'));
+    symlinkSync(path.join(dir, 'real'), path.join(dir, 'link'));
+    symlinkSync('../link/..', path.join(dir, 'real', 'up'));
+    for (const p of ['/', dir, path.join(dir, 'link'), path.join(dir, 'link', 'up', 'real')]) expect(await realPath(p)).toBe(realpathSync.native(p));
+    await expect(realPath(path.join(dir, 'link', 'missing'))).rejects.toMatchObject({ code: 'ENOENT', syscall: 'realpath' });
+    rmSync(dir, { recursive: true });
   });
 
   it('runs many calls at once, each settling its own promise', async () => {

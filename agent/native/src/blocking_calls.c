@@ -1,5 +1,5 @@
 // Syscalls that can wait on a filesystem server or a device for as long as it likes (mount,
-// umount2, sync, swapon/swapoff, statfs, stat): each runs on a detached thread of its own and
+// umount2, sync, swapon/swapoff, statfs, stat, realpath's lookups): each runs on a detached thread of its own and
 // settles a Promise on the JS thread through a napi_threadsafe_function, so a virtio-fs or 9p
 // server that stalls freezes only that thread, never the event loop.
 //
@@ -20,11 +20,12 @@
 #include "concerns.h"
 #include "napi_helpers.h"
 
-typedef enum { CALL_MOUNT, CALL_UMOUNT2, CALL_SYNC, CALL_SWAPON, CALL_SWAPOFF, CALL_STATFS, CALL_STAT } call_kind;
+typedef enum { CALL_MOUNT, CALL_UMOUNT2, CALL_SYNC, CALL_SWAPON, CALL_SWAPOFF, CALL_STATFS, CALL_STAT, CALL_REALPATH } call_kind;
 
 typedef struct {
   call_kind kind;
-  // mount: source, target, fstype, data; every other call: path in `target`.
+  // mount: source, target, fstype, data; every other call: path in `target`; realpath's result
+  // in `source`.
   char *source, *target, *fstype, *data;
   int64_t flags;
   int err;  // errno of the call, 0 on success
@@ -55,6 +56,10 @@ static void run_call(blocking_call *c) {
       rc = stat(c->target, &st);
       break;
     }
+    case CALL_REALPATH:
+      c->source = realpath(c->target, NULL);
+      rc = c->source == NULL ? -1 : 0;
+      break;
   }
   c->err = rc < 0 ? errno : 0;
 }
@@ -72,6 +77,7 @@ static napi_value call_error(napi_env env, const blocking_call *c) {
     case CALL_SWAPOFF: return kn_errno_error(env, c->err, "swapoff", "swapoff %s", c->target);
     case CALL_STATFS: return kn_errno_error(env, c->err, "statfs", "statfs %s", c->target);
     case CALL_STAT: return kn_errno_error(env, c->err, "stat", "stat %s", c->target);
+    case CALL_REALPATH: return kn_errno_error(env, c->err, "realpath", "realpath %s", c->target);
   }
   return NULL;
 }
@@ -103,7 +109,9 @@ static void settle(napi_env env, napi_value js_cb, void *context, void *data) {
       value = call_error(env, c);
       if (value != NULL) napi_reject_deferred(env, c->deferred, value);
     } else {
-      value = c->kind == CALL_STATFS ? statfs_result(env, &c->fs) : kn_undefined(env);
+      if (c->kind == CALL_STATFS) value = statfs_result(env, &c->fs);
+      else if (c->kind == CALL_REALPATH && napi_create_string_utf8(env, c->source, NAPI_AUTO_LENGTH, &value) != napi_ok) value = NULL;
+      else if (c->kind != CALL_REALPATH) value = kn_undefined(env);
       if (value != NULL) napi_resolve_deferred(env, c->deferred, value);
     }
     if (value == NULL) {  // N-API could not build the result: reject with what it says
@@ -223,6 +231,10 @@ static napi_value statfs_async(napi_env env, napi_callback_info info) {
 static napi_value stat_async(napi_env env, napi_callback_info info) {
   return path_call(env, info, CALL_STAT, "statAsync", 1, "stat");
 }
+// realpathAsync(path) -> Promise<string>: every symlink of the path resolved, as realpath(3).
+static napi_value realpath_async(napi_env env, napi_callback_info info) {
+  return path_call(env, info, CALL_REALPATH, "realpathAsync", 1, "realpath");
+}
 
 // syncAsync() -> Promise<void>
 static napi_value sync_async(napi_env env, napi_callback_info info) {
@@ -239,6 +251,7 @@ napi_status kn_init_blocking_calls(napi_env env, napi_value exports) {
       {"swapOffAsync", NULL, swap_off_async, NULL, NULL, NULL, napi_default, NULL},
       {"statfsAsync", NULL, statfs_async, NULL, NULL, NULL, napi_default, NULL},
       {"statAsync", NULL, stat_async, NULL, NULL, NULL, napi_default, NULL},
+      {"realpathAsync", NULL, realpath_async, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -79,6 +79,7 @@ export interface NativeAddon {
   swapOffAsync(path: string): Promise<void>;
   statfsAsync(path: string): Promise<RawStatfs>;
   statAsync(path: string): Promise<void>;
+  realpathAsync(path: string): Promise<string>;
   setns(fd: number, nstype: number): void;
   unshare(flags: number): void;
   sethostname(name: string): void;

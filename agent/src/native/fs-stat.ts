@@ -1,5 +1,6 @@
-// statfs(2) and stat(2) on a thread of their own (blocking_calls.c), for paths on a share whose
-// server may stall (GetVolumeStats, stale share mounts): Node's fs.statfs would hold one of
+// statfs(2), stat(2) and realpath(3) on a thread of their own (blocking_calls.c), for paths on a
+// share whose server may stall (GetVolumeStats, stale share mounts, the guest path confinement's
+// lookups): Node's fs.statfs, fs.stat and fs.realpath would hold one of
 // libuv's four threadpool threads, and a few stuck ones would stall every fs call of the agent.
 import { native, type RawStatfs } from './addon';
 
@@ -13,4 +14,9 @@ export function statfs(path: string): Promise<Statfs> {
 /** stat(2) of `path`, for whether it answers: resolves, or rejects with its errno (ESTALE...). */
 export function statPath(path: string): Promise<void> {
   return native().statAsync(path);
+}
+
+/** realpath(3): `path` with every symlink resolved; rejects with its errno (ENOENT...). */
+export function realPath(path: string): Promise<string> {
+  return native().realpathAsync(path);
 }

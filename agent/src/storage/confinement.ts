@@ -9,8 +9,8 @@
 // symlink between check and mount is not stopped by this; that needs fd-based mounts.)
 // The roots can be widened by the image's policy (allow_guest_roots, docs/policy.md) and by the
 // agent's embedder (tests pass their temporary directories).
-import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { realPath, statPath } from '../native/fs-stat';
 import { isValidId, KATA_RUN, PATH_MAX } from '../paths';
 import type { Storage } from '../proto/messages.generated';
 import { confinementDenied, modeDenied, nulInPath, pathTooLong } from './errors';
@@ -153,7 +153,8 @@ export function checkExtraRoot(root: unknown): string | undefined {
 async function realPathOf(p: string): Promise<string> {
   const parts = components(p);
   const prefix = (n: number) => `/${parts.slice(0, n).join('/')}`;
-  const resolves = (n: number) => stat(prefix(n)).then(() => true, () => false);
+  // On threads of their own: these lookups may cross a share whose server has stalled.
+  const resolves = (n: number) => statPath(prefix(n)).then(() => true, () => false);
   let lo = 0; // prefix(lo) resolves ("/" does)
   let hi = parts.length; // prefix(hi) may not
   if (await resolves(hi)) lo = hi;
@@ -165,7 +166,7 @@ async function realPathOf(p: string): Promise<string> {
     }
   }
   try {
-    const real = await realpath(prefix(lo));
+    const real = await realPath(prefix(lo));
     const rest = parts.slice(lo).join('/');
     return rest === '' ? real : path.posix.join(real, rest);
   } catch {
