@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../agent/client/agent-client';
 import { SHARED_CONTAINERS, SHARED_FS_TAG } from '../../agent/src/paths';
+import { SYNC_WAIT_MS } from '../../agent/src/sandbox/lifecycle';
+import { UNMOUNT_WAIT_MS } from '../../agent/src/storage/mount-storage';
 import { Code, RpcError } from '../../agent/src/ttrpc/status';
 import type { VmHandle } from '../../image-builder/src/qemu';
 import { skipUnlessAvailable } from '../helpers/requirement';
@@ -83,7 +85,7 @@ describe.skipIf(skip)('a virtio-fs server stalled while CreateContainer mounts f
     try {
       await body();
     } catch (err) {
-      process.stderr.write(`--- guest console (last 60 lines) ---\n${vm?.consoleLines.slice(-60).join('\n')}\n`);
+      process.stderr.write(`--- guest console (last 60 lines) ---\n${vm?.consoleLines.slice(-60).map((l) => l.slice(0, 400)).join('\n')}\n`);
       throw err;
     }
   };
@@ -99,6 +101,7 @@ describe.skipIf(skip)('a virtio-fs server stalled while CreateContainer mounts f
       virtioFs: { tag: SHARED_FS_TAG, sharedDir: share, virtiofsd: install.command },
       timeoutMs: BOOT_MS,
       readyTimeoutMs: 90_000,
+      extraCmdline: ['agent.log=debug'],
     });
     client = await AgentClient.connect(`serial://${vm.agentSocketPath}`, { timeoutMs: 20_000 });
   }, KERNEL_BUILD_TIMEOUT_MS);
@@ -180,7 +183,22 @@ describe.skipIf(skip)('a virtio-fs server stalled while CreateContainer mounts f
       expect(await readStdoutToEnd(client, CID, CID, CALL_MS)).toBe('after the stall\n');
       expect((await client.request<{ status: number }>('WaitProcess', { container_id: CID, exec_id: CID }, { timeoutMs: CALL_MS })).status).toBe(0);
       await client.request('RemoveContainer', { container_id: CID, timeout: 30 }, { timeoutMs: CALL_MS });
+
+      // The server stops again before the pod goes: unmounting a virtio-fs share waits for its
+      // FUSE_DESTROY, and a sync for its writeback, which nothing answers now. DestroySandbox
+      // detaches the share and stops waiting for the sync after their waits.
+      stopped = [...new Set([vfs.pid, ...processesMentioning(vfs.socketPath)])].filter((pid) => pid !== vm.pid);
+      for (const pid of stopped) process.kill(pid, 'SIGSTOP');
+      const t1 = performance.now();
       await client.request('DestroySandbox', {}, { timeoutMs: CALL_MS });
+      const destroyMs = performance.now() - t1;
+      process.stderr.write(`[virtiofs-stall] DestroySandbox with virtiofsd stopped: ${destroyMs.toFixed(0)} ms\n`);
+      expect(vm.consoleLines.filter((l) => l.includes('unmount did not return')).join('\n')).toContain(SHARED_CONTAINERS);
+      // The unmount's wait, then the sync's (which the stopped share holds too), and some room.
+      expect(destroyMs).toBeLessThan(UNMOUNT_WAIT_MS + SYNC_WAIT_MS + 5_000);
+      // The guest kernel's own power-off waits for the stopped device too (a Kata runtime stops
+      // the VM itself after DestroySandbox): the server goes on, and the VM powers off.
+      resume();
       client.close();
       expect(await vm.exited).toMatchObject({ shutdown: 'power-off', panicked: false });
       expect(vm.consoleLines.filter((l) => l.includes('"level":"error"'))).toEqual([]);

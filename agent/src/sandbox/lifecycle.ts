@@ -28,6 +28,9 @@ export interface SandboxLookup {
   current(): Sandbox | undefined;
 }
 
+/** How long DestroySandbox waits for its sync: a filesystem whose server stopped never ends one. */
+export const SYNC_WAIT_MS = 5_000;
+
 export class SandboxLifecycle implements SandboxLookup {
   #sandbox: Sandbox | undefined;
   #busy = false;
@@ -61,6 +64,26 @@ export class SandboxLifecycle implements SandboxLookup {
     }
   }
 
+  /** sync(2), waited for at most `ms` (it goes on on its own thread; the power-off syncs again). */
+  async #syncWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<'slow'>((resolve) => {
+      timer = setTimeout(() => resolve('slow'), ms);
+    });
+    const done = sync().then(
+      () => 'done' as const,
+      (err: unknown) => {
+        this.o.log.warn('sync after sandbox destroy failed', { error: err });
+        return 'done' as const;
+      },
+    );
+    try {
+      if ((await Promise.race([done, slow])) === 'slow') this.o.log.warn('sync after sandbox destroy did not return: a filesystem does not answer', { waitedMs: ms });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** `notify: false` skips onDestroyed (the agent's own shutdown tearing the pod down). */
   async destroy(opts: { notify?: boolean } = {}): Promise<void> {
     const sandbox = this.#sandbox;
@@ -71,11 +94,7 @@ export class SandboxLifecycle implements SandboxLookup {
       for (const step of this.#beforeDestroy) await step();
       await sandbox.destroy(this.o.storage);
       this.#sandbox = undefined;
-      try {
-        await sync();
-      } catch (err) {
-        this.o.log.warn('sync after sandbox destroy failed', { error: err });
-      }
+      await this.#syncWithin(SYNC_WAIT_MS);
     } finally {
       this.#busy = false;
     }

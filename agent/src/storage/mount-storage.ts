@@ -205,13 +205,20 @@ async function makeFileMountPoint(target: string): Promise<CreatedMountPoint> {
   };
 }
 
+/** How long a plain unmount may take before it is detached instead (see unmountStorage). */
+export const UNMOUNT_WAIT_MS = 5_000;
+
 /**
  * Unmounts `target`. Already unmounted is fine; a busy mount (a process still inside) is
- * detached so that the caller's cleanup still completes. `detach` goes straight to that.
+ * detached so that the caller's cleanup still completes. `detach` goes straight to that. An
+ * unmount that has not returned after `waitMs` is detached too: virtio-fs sends FUSE_DESTROY at
+ * unmount and waits for it, so a share whose server stopped would hold RemoveContainer or
+ * DestroySandbox (and the power-off after it) for ever. The stuck call stays on its own thread.
  */
-export async function unmountStorage(target: string, log: Logger, opts: { detach?: boolean } = {}): Promise<void> {
+export async function unmountStorage(target: string, log: Logger, opts: { detach?: boolean; waitMs?: number } = {}): Promise<void> {
   try {
-    await umount(target, opts.detach ? MNT_DETACH : 0);
+    if (opts.detach) await umount(target, MNT_DETACH);
+    else await unmountWithin(target, opts.waitMs ?? UNMOUNT_WAIT_MS, log);
   } catch (err) {
     const errno = errnoOf(err);
     if (errno === 'EINVAL' || errno === 'ENOENT') return;
@@ -226,4 +233,20 @@ export async function unmountStorage(target: string, log: Logger, opts: { detach
     }
     throw storageError(opts.detach ? `unmount ${target} (detach)` : `unmount ${target}`, err);
   }
+}
+
+async function unmountWithin(target: string, waitMs: number, log: Logger): Promise<void> {
+  const plain = umount(target, 0);
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<'slow'>((resolve) => {
+    timer = setTimeout(() => resolve('slow'), waitMs);
+  });
+  try {
+    if ((await Promise.race([plain, slow])) !== 'slow') return;
+  } finally {
+    clearTimeout(timer);
+  }
+  plain.catch(() => undefined); // it ends when the filesystem answers, or with the VM
+  log.warn('unmount did not return: its filesystem does not answer; detaching', { mountPoint: target, waitedMs: waitMs });
+  await umount(target, MNT_DETACH);
 }
