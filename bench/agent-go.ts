@@ -13,12 +13,13 @@
 // --cpu-prof DIR: each agent (the bundle, and the container agent) writes a V8 CPU profile there.
 // Needs a built dist/ (npm run build), go and Debian's ttrpc sources; ReadStdout needs root and crun.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGoPeer, goPeerUnavailableReason, PEER_BINARY, runGoPeer, startGoServer } from '../test/go/peer';
 import { startAgentUntilReady } from './agent-process';
+import { processCpuUs } from './process-cpu';
 
 const { values } = parseArgs({
   options: {
@@ -47,13 +48,6 @@ interface GoResult {
   firstError?: string;
   /** CPU time (user + system, all threads) the server process spent per call, µs. */
   serverCpuUsPerCall?: number;
-}
-
-const CLOCK_TICKS_PER_SEC = 100; // USER_HZ
-function processCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SEC;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -6,13 +6,14 @@
 // Run: node bench/ttrpc-run.mjs [--rounds 3] [--calls 20000] [--payload 32]
 // (ttrpc-run.mjs bundles this file with esbuild; no TypeScript loader is needed.)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TtrpcClient, TtrpcServer } from '../agent/src/ttrpc';
 import { decodeBlob, encodeEchoRequest, INTEROP_SERVICE, pattern, registerInteropService } from '../test/go/interop-service';
 import { buildGoPeer, goPeerUnavailableReason, runGoPeer, startGoServer } from '../test/go/peer';
+import { processCpuUs } from './process-cpu';
 
 interface BenchResult {
   calls: number;
@@ -43,15 +44,6 @@ function flag(name: string, fallback: number): number {
   const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
-}
-
-// utime + stime of a whole process (all its threads, live or gone), in microseconds. Wall-clock
-// figures suffer when other jobs share the machine; CPU per call much less so.
-const CLOCK_TICKS_PER_SEC = 100; // USER_HZ, 100 on Linux x86 and arm
-function processCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SEC;
 }
 
 const percentile = (sorted: Float64Array, p: number) => (sorted.length ? sorted[Math.floor(p * (sorted.length - 1))]! : 0);

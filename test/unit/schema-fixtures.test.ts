@@ -11,20 +11,11 @@ import {
   messageFromJson,
   messageToJson,
 } from '../../agent/src/proto/schema';
-import { KATA_FIXTURES } from '../fixtures';
+import { KATA_FIXTURES, KATA_REQUEST_FIXTURES } from '../fixtures';
 
 const fixtureDir = KATA_FIXTURES;
 
-// Which AgentService method each fixture was sent to (the folder's README).
-const FIXTURES: Array<[file: string, method: string]> = [
-  ['create-sandbox-virtiofs', 'CreateSandbox'],
-  ['create-container-virtiofs', 'CreateContainer'],
-  ['create-container-blk', 'CreateContainer'],
-  ['exec-process-tty', 'ExecProcess'],
-  ['update-interface', 'UpdateInterface'],
-  ['update-routes', 'UpdateRoutes'],
-  ['add-arp-neighbors', 'AddARPNeighbors'],
-];
+const FIXTURES = KATA_REQUEST_FIXTURES;
 
 function load(file: string): { bin: Buffer; json: Record<string, unknown> } {
   return {

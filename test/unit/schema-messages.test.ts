@@ -25,7 +25,7 @@ import {
   type WriteStreamRequest,
 } from '../../agent/src/proto/messages.generated';
 import { AGENT_SERVICE, decodeMessage, type Field, findMethod, messageType, type MessageType, serviceMethods } from '../../agent/src/proto/schema';
-import { kataFixture } from '../fixtures';
+import { KATA_REQUEST_FIXTURES, kataFixture } from '../fixtures';
 import { MESSAGES_FILE, generateMessages } from '../../scripts/proto-messages.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -138,15 +138,7 @@ function messageProblems(type: MessageType, obj: Record<string, unknown>, path: 
   }
 }
 
-const FIXTURES: Array<[file: string, method: keyof AgentServiceMethods]> = [
-  ['create-sandbox-virtiofs', 'CreateSandbox'],
-  ['create-container-virtiofs', 'CreateContainer'],
-  ['create-container-blk', 'CreateContainer'],
-  ['exec-process-tty', 'ExecProcess'],
-  ['update-interface', 'UpdateInterface'],
-  ['update-routes', 'UpdateRoutes'],
-  ['add-arp-neighbors', 'AddARPNeighbors'],
-];
+const FIXTURES: ReadonlyArray<readonly [file: string, method: keyof AgentServiceMethods]> = KATA_REQUEST_FIXTURES;
 
 describe.each(FIXTURES)('Kata 3.19.1 fixture %s (%s)', (file, method) => {
   test('every message in it has the fields of its interface, of the types the interface names', () => {
