@@ -1,6 +1,7 @@
 // Leaving the guest: stop what runs, flush disks, then power off (as PID 1) or exit.
 import type { Logger } from '../log/logger';
 import { reboot, sync, type RebootCommand } from '../native';
+import { settledWithin } from '../settled-within';
 
 export type ShutdownHook = () => Promise<void>;
 
@@ -46,16 +47,10 @@ export class Shutdown {
   private async perform(reason: string, hookTimeoutMs: number): Promise<never> {
     this.log.info('shutting down', { reason });
     for (const hook of this.hooks) {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          hook.run(),
-          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${hookTimeoutMs} ms`)), hookTimeoutMs))),
-        ]);
+        if ((await settledWithin(hook.run(), hookTimeoutMs)) === 'slow') throw new Error(`timed out after ${hookTimeoutMs} ms`);
       } catch (err) {
         this.log.error('shutdown step failed', { step: hook.name, error: err });
-      } finally {
-        clearTimeout(timer);
       }
     }
     await this.syncBounded(hookTimeoutMs);
@@ -72,16 +67,10 @@ export class Shutdown {
 
   /** Bounded like a hook: a disk or share that stalls the flush must not keep the VM up. */
   private async syncBounded(timeoutMs: number): Promise<void> {
-    let syncTimer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        this.machine.sync(),
-        new Promise((_, reject) => (syncTimer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs))),
-      ]);
+      if ((await settledWithin(this.machine.sync(), timeoutMs)) === 'slow') throw new Error(`timed out after ${timeoutMs} ms`);
     } catch (err) {
       this.log.error('sync failed', { error: err });
-    } finally {
-      clearTimeout(syncTimer);
     }
   }
 

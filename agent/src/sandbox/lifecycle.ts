@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from '../log/logger';
 import { sync } from '../native/system';
 import { SHARED_CONTAINERS } from '../paths';
+import { settledWithin } from '../settled-within';
 import type { CreateSandboxRequest } from '../proto/messages.generated';
 import type { StorageManagerApi } from '../storage/types';
 import { Code, RpcError } from '../ttrpc/status';
@@ -64,26 +65,6 @@ export class SandboxLifecycle implements SandboxLookup {
     }
   }
 
-  /** sync(2), waited for at most `ms` (it goes on on its own thread; the power-off syncs again). */
-  async #syncWithin(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const slow = new Promise<'slow'>((resolve) => {
-      timer = setTimeout(() => resolve('slow'), ms);
-    });
-    const done = sync().then(
-      () => 'done' as const,
-      (err: unknown) => {
-        this.o.log.warn('sync after sandbox destroy failed', { error: err });
-        return 'done' as const;
-      },
-    );
-    try {
-      if ((await Promise.race([done, slow])) === 'slow') this.o.log.warn('sync after sandbox destroy did not return: a filesystem does not answer', { waitedMs: ms });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   /** `notify: false` skips onDestroyed (the agent's own shutdown tearing the pod down). */
   async destroy(opts: { notify?: boolean } = {}): Promise<void> {
     const sandbox = this.#sandbox;
@@ -94,7 +75,11 @@ export class SandboxLifecycle implements SandboxLookup {
       for (const step of this.#beforeDestroy) await step();
       await sandbox.destroy(this.o.storage);
       this.#sandbox = undefined;
-      await this.#syncWithin(SYNC_WAIT_MS);
+      // sync(2) goes on on its own thread if slow; the power-off syncs again.
+      const synced = await settledWithin(sync(), SYNC_WAIT_MS).catch((err: unknown) => {
+        this.o.log.warn('sync after sandbox destroy failed', { error: err });
+      });
+      if (synced === 'slow') this.o.log.warn('sync after sandbox destroy did not return: a filesystem does not answer', { waitedMs: SYNC_WAIT_MS });
     } finally {
       this.#busy = false;
     }

@@ -9,6 +9,7 @@ import { MNT_DETACH, MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY } from '../native/co
 import { statPath } from '../native/fs-stat';
 import { mount, umount } from '../native/mount';
 import type { Storage } from '../proto/messages.generated';
+import { settledWithin } from '../settled-within';
 import { Code, RpcError } from '../ttrpc/status';
 import type { StorageHandle } from './driver';
 import { abortedBy, untilAborted } from './call-deadline';
@@ -236,17 +237,7 @@ export async function unmountStorage(target: string, log: Logger, opts: { detach
 }
 
 async function unmountWithin(target: string, waitMs: number, log: Logger): Promise<void> {
-  const plain = umount(target, 0);
-  let timer: NodeJS.Timeout | undefined;
-  const slow = new Promise<'slow'>((resolve) => {
-    timer = setTimeout(() => resolve('slow'), waitMs);
-  });
-  try {
-    if ((await Promise.race([plain, slow])) !== 'slow') return;
-  } finally {
-    clearTimeout(timer);
-  }
-  plain.catch(() => undefined); // it ends when the filesystem answers, or with the VM
+  if ((await settledWithin(umount(target, 0), waitMs)) !== 'slow') return;
   log.warn('unmount did not return: its filesystem does not answer; detaching', { mountPoint: target, waitedMs: waitMs });
   await umount(target, MNT_DETACH);
 }
