@@ -16,17 +16,15 @@ import type { KernelArtifacts } from '../../image-builder/src/kernel';
 import type { VmHandle } from '../../image-builder/src/qemu';
 import { buildAgentImage, bootAgent } from './agent-guest';
 import { CALL_MS } from './container-guest';
-import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { KERNEL_BUILD_TIMEOUT_MS, testKernel } from './vm-fixture';
 import { skipUnlessAvailable } from '../helpers/requirement';
 import {
   FIXTURE_SANDBOX_ID, VIRTIOFS_CONTAINER_ID, VIRTIOFS_ORIGIN, VIRTIOFS_SANDBOX_ID, fixtureJson, jsonDiffPaths,
-  type MountNamespaceHolder, makeKataShare, processesMentioning, provisionVirtiofsd, readStdoutToEnd,
+  type MountNamespaceHolder, makeKataShare, processesMentioning, virtiofsVmRequirement, readStdoutToEnd,
   startMountNamespaceHolder, virtiofsContainerRequest, virtiofsSandboxRequest,
 } from './virtiofs-guest';
 
-const qemuMissing = qemuMissingReason();
-const virtiofsd = qemuMissing ? undefined : await provisionVirtiofsd();
-const missing = qemuMissing ?? (typeof virtiofsd === 'string' ? virtiofsd : undefined);
+const { install: virtiofsd, missing } = await virtiofsVmRequirement();
 // In CI a VM test that cannot run fails with the reason; elsewhere it is skipped with it.
 const skip = skipUnlessAvailable(missing);
 
@@ -67,7 +65,7 @@ describe.skipIf(skip)('a Kata virtio-fs pod in a guest VM, with a real virtiofsd
 
   beforeAll(async () => {
     if (missing) throw new Error(`${missing} (CI=true: the virtio-fs VM test must run, not skip)`);
-    const install = virtiofsd as Exclude<typeof virtiofsd, string | undefined>;
+    const install = virtiofsd!;
     kernel = await testKernel();
     dir = await mkdtemp(join(tmpdir(), 'vm-virtiofs-'));
     const image = await buildAgentImage(dir);
@@ -173,7 +171,7 @@ describe.skipIf(skip)('the same pod with QEMU and virtiofsd in another process\'
   beforeAll(async () => {
     if (missing) throw new Error(`${missing} (CI=true: the virtio-fs VM test must run, not skip)`);
     started = Date.now();
-    const install = virtiofsd as Exclude<typeof virtiofsd, string | undefined>;
+    const install = virtiofsd!;
     const kernel = await testKernel();
     dir = await mkdtemp(join(tmpdir(), 'vm-virtiofs-ns-'));
     const image = await buildAgentImage(dir);

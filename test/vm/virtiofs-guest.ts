@@ -17,6 +17,7 @@ import { guardedCommand } from '../../image-builder/src/qemu/guarded-command';
 import { ensureVirtiofsd, type VirtiofsdInstall } from '../../image-builder/src/virtiofsd';
 import { kataFixture } from '../fixtures';
 import { makeBusyboxRootfs } from '../helpers/container-rootfs';
+import { qemuMissingReason } from './vm-fixture';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -164,6 +165,17 @@ export async function provisionVirtiofsd(): Promise<VirtiofsdInstall | string> {
   } catch (err) {
     return `virtiofsd cannot be had: ${(err as Error).message}`;
   }
+}
+
+/**
+ * What a virtio-fs VM test needs: QEMU (vm-fixture's check) and a virtiofsd, provisioned now if
+ * need be. `missing` says why the test cannot run; otherwise `install` is there.
+ */
+export async function virtiofsVmRequirement(): Promise<{ install?: VirtiofsdInstall; missing?: string }> {
+  const qemuMissing = qemuMissingReason();
+  if (qemuMissing) return { missing: qemuMissing };
+  const virtiofsd = await provisionVirtiofsd();
+  return typeof virtiofsd === 'string' ? { missing: virtiofsd } : { install: virtiofsd };
 }
 
 export interface MountNamespaceHolder {

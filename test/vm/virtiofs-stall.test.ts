@@ -23,13 +23,11 @@ import { skipUnlessAvailable } from '../helpers/requirement';
 import { agentImageFixture, bootAgent, consoleRun } from './agent-guest';
 import { CALL_MS } from './container-guest';
 import {
-  VIRTIOFS_CONTAINER_ID, makeKataShare, processesMentioning, provisionVirtiofsd, readStdoutToEnd, virtiofsContainerRequest, virtiofsSandboxRequest,
+  VIRTIOFS_CONTAINER_ID, makeKataShare, processesMentioning, virtiofsVmRequirement, readStdoutToEnd, virtiofsContainerRequest, virtiofsSandboxRequest,
 } from './virtiofs-guest';
-import { KERNEL_BUILD_TIMEOUT_MS, qemuMissingReason, testKernel } from './vm-fixture';
+import { KERNEL_BUILD_TIMEOUT_MS, testKernel } from './vm-fixture';
 
-const qemuMissing = qemuMissingReason();
-const virtiofsd = qemuMissing ? undefined : await provisionVirtiofsd();
-const missing = qemuMissing ?? (typeof virtiofsd === 'string' ? virtiofsd : undefined);
+const { install: virtiofsd, missing } = await virtiofsVmRequirement();
 const skip = skipUnlessAvailable(missing);
 
 const BOOT_MS = 240_000;
@@ -92,7 +90,7 @@ describe.skipIf(skip)('a virtio-fs server stalled while CreateContainer mounts f
 
   beforeAll(async () => {
     if (missing) throw new Error(`${missing} (CI=true: the virtio-fs VM test must run, not skip)`);
-    const install = virtiofsd as Exclude<typeof virtiofsd, string | undefined>;
+    const install = virtiofsd!;
     const kernel = await testKernel();
     image = await agentImageFixture();
     dir = await mkdtemp(join(tmpdir(), 'vm-virtiofs-stall-'));
